@@ -1,0 +1,59 @@
+# The one place commands are spelled. `make run` and `make test` are the README's two commands.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test test-quick lint format install migrate seed worker beat stack bench messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo
+
+## Set up and start the app on http://$(HOST):$(PORT) (embedded default unless DATABASE_URL/REDIS_URL are set).
+run: seed
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+## The whole test suite (services it finds through DATABASE_URL / REDIS_URL; the rest skipped with reasons).
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## A short run: everything but the slow stress and fault tests.
+test-quick: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+worker: install
+	$(BIN)/celery -A redpacket worker --loglevel=info
+
+beat: install
+	$(BIN)/celery -A redpacket beat --loglevel=info
+
+messages: install
+	$(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'
+	$(BIN)/python manage.py makemessages -d djangojs -l en --ignore '$(VENV)/*' --ignore 'staticfiles/*'
+	$(BIN)/python manage.py compilemessages --ignore '$(VENV)/*'
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles artifacts .pytest_cache

@@ -1,0 +1,3 @@
+from redpacket.celery import app as celery_app
+
+__all__ = ("celery_app",)

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+
+class AccountsConfig(AppConfig):
+    name = "redpacket.accounts"
+    label = "accounts"
+    verbose_name = "用户"
+
+    def ready(self) -> None:
+        from redpacket.accounts.authentication import forget_user
+        from redpacket.accounts.models import User
+
+        # Cache coherence only (no business logic): a saved user must not be served stale
+        # from the authentication cache (password change, deactivation, new name).
+        def _forget(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+            forget_user(instance.pk)
+
+        post_save.connect(_forget, sender=User, dispatch_uid="accounts.forget_user.save")
+        post_delete.connect(_forget, sender=User, dispatch_uid="accounts.forget_user.delete")

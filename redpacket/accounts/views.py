@@ -1,0 +1,29 @@
+from django.contrib.auth import login
+from django.contrib.auth.views import LoginView
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from redpacket.accounts import services
+from redpacket.accounts.forms import LoginForm, RegisterForm
+from redpacket.core.errors import DomainError
+from redpacket.core.forms import add_domain_error
+
+
+@require_http_methods(["GET", "POST"])
+def register(request):
+    form = RegisterForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(**form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            login(request, user, backend="redpacket.accounts.authentication.CachedModelBackend")
+            return redirect("chat:rooms")
+    return render(request, "accounts/register.html", {"form": form})
+
+
+class SignInView(LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class RedpacketConfig(AppConfig):
+    name = "redpacket"
+    verbose_name = "红包"

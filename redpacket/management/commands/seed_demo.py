@@ -1,0 +1,19 @@
+"""Idempotent demo data: users with known passwords, a staff user, and whatever each
+capability adds (rooms, change, cards, packets, a shake campaign)."""
+
+from django.core.management.base import BaseCommand
+
+from redpacket import demo
+
+
+class Command(BaseCommand):
+    help = "Create (or top up to) the demo data set. Safe to run again."
+
+    def handle(self, *args, **options):
+        report = demo.seed()
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write("  username     password         role")
+        for username, password, role in report.logins:
+            self.stdout.write(f"  {username:<12} {password:<16} {role}")
+        for line in report.notes:
+            self.stdout.write(f"  {line}")

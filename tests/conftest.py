@@ -1,0 +1,204 @@
+"""Test configuration shared by the whole suite.
+
+The suite runs on whatever DATABASE_URL / REDIS_URL say: PostgreSQL + Redis in CI, the
+embedded default (SQLite, local memory) otherwise. Tests that need a real service carry a
+marker and are *skipped with the reason* when it is absent, never silently passed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+# Fast password hashing in tests (Django's advice); a test server thread or a worker
+# subprocess inherits these. Django's ORM refuses to run while Playwright's sync API holds
+# an event loop in the main thread; the test thread is still synchronous code.
+os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+os.environ.setdefault("CONN_MAX_AGE", "0")
+
+import pytest
+from django.conf import settings
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing_service(marker: str) -> str | None:
+    if marker == "postgres" and not settings.USING_POSTGRES:
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if marker == "redis" and not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://..."
+    if marker == "celery" and (
+        not settings.USING_POSTGRES or settings.CELERY_BROKER_URL.startswith("memory")
+    ):
+        return "needs PostgreSQL and a broker (REDIS_URL or CELERY_BROKER_URL) for a real worker"
+    if marker == "browser":
+        if not Path(CHROMIUM).exists():
+            return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+        try:
+            import playwright  # noqa: F401
+        except ImportError:
+            return "needs the playwright package (pip install -e '.[dev]')"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker in ("postgres", "redis", "celery", "browser"):
+            if item.get_closest_marker(marker):
+                reason = _missing_service(marker)
+                if reason:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+        if item.get_closest_marker("celery") and not item.get_closest_marker("postgres"):
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    """Every test starts with an empty cache (and, on Redis, an empty test database)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    from redpacket.accounts.models import User
+
+    counter = {"n": 0}
+
+    def make(username: str | None = None, **extra):
+        counter["n"] += 1
+        username = username or f"user{counter['n']}_{int(time.time() * 1000) % 100000}"
+        user = User.objects.create_user(
+            username=username,
+            password=extra.pop("password", "pw-for-tests-1"),
+            display_name=extra.pop("display_name", username.title()),
+            **extra,
+        )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def auth_client(make_user):
+    """An API client logged in with a token, and its user (`client.user`)."""
+    from rest_framework.test import APIClient
+
+    from redpacket.accounts.services import token_issue
+
+    def make(user=None):
+        user = user or make_user()
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=user).key}")
+        client.user = user
+        return client
+
+    return make
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+def live_asgi(transactional_db):
+    """The real ASGI application (HTTP + websockets) served by uvicorn on a free port,
+    in a thread of this process, against the test database and channel layer."""
+    import uvicorn
+
+    from redpacket.asgi import application
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        application,
+        log_level="warning",
+        lifespan="off",
+        ws="websockets-sansio",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the ASGI test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+
+
+@pytest.fixture(scope="session")
+def _playwright():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(_playwright):
+    browser = _playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def new_page(browser, request):
+    """Open a phone-sized page in a fresh browser context (one per user)."""
+    contexts = []
+
+    def make(base_url: str, *, width: int = 375, height: int = 812, locale: str = "zh-CN"):
+        context = browser.new_context(
+            base_url=base_url, viewport={"width": width, "height": height}, locale=locale
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a screenshot under the git-ignored artifacts/ folder."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def chromium_available() -> bool:
+    return Path(CHROMIUM).exists() and shutil.which("chromium") is not None
