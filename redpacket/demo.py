@@ -10,6 +10,9 @@ from redpacket.accounts.models import User
 
 DEMO_PASSWORD = "hongbao-demo-1"
 ADMIN_PASSWORD = "hongbao-admin-1"
+DEMO_PIN = "123456"
+DEMO_CARD = "4111111111111111"
+DEMO_CHANGE_FEN = 50_000  # ¥500.00
 DEMO_USERS = [
     ("alice", "Alice 爱丽丝"),
     ("bob", "Bob 鲍勃"),
@@ -40,7 +43,34 @@ def seed() -> SeedReport:
     report = SeedReport()
     _ensure_user("admin", "运营 Admin", ADMIN_PASSWORD, staff=True)
     report.logins.append(("admin", ADMIN_PASSWORD, "staff (admin at /admin/)"))
+    users = []
     for username, display_name in DEMO_USERS:
-        _ensure_user(username, display_name, DEMO_PASSWORD)
+        users.append(_ensure_user(username, display_name, DEMO_PASSWORD))
         report.logins.append((username, DEMO_PASSWORD, "user"))
+    for user in users:
+        _ensure_wallet(user)
+    report.notes.append(
+        f"Each demo user has a sandbox card ({DEMO_CARD}), payment PIN {DEMO_PIN} "
+        f"and at least ¥{DEMO_CHANGE_FEN // 100} change."
+    )
     return report
+
+
+def _ensure_wallet(user: User) -> None:
+    """A bound sandbox card (with the demo PIN) and a top-up done once per user."""
+    from wallet import services
+    from wallet.models import BankCard
+
+    card = BankCard.objects.filter(user=user, is_active=True).first()
+    if card is None:
+        binding, code = services.card_bind_start(
+            user=user,
+            card_number=DEMO_CARD,
+            holder_name=user.name,
+            phone="13800138000",
+            pin=DEMO_PIN,
+        )
+        card = services.card_bind_verify(user=user, binding_id=str(binding.pk), code=code)
+    services.wallet_topup(
+        user=user, card=card, amount_fen=DEMO_CHANGE_FEN, reference=f"demo-topup:{user.username}"
+    )

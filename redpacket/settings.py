@@ -62,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "redpacket.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "redpacket.urls"
@@ -230,3 +231,12 @@ LOGGING = {
 
 AUTHENTICATION_BACKENDS = ["redpacket.accounts.authentication.CachedModelBackend"]
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# --- Wallet (SPEC §2) ------------------------------------------------------------------
+BANK_GATEWAY = env.str("BANK_GATEWAY", default="wallet.gateway.SandboxGateway")
+SMS_BACKEND = env.str("SMS_BACKEND", default="wallet.gateway.SandboxSms")
+WALLET_MAX_AMOUNT_FEN = env.int("WALLET_MAX_AMOUNT_FEN", default=5_000_000)  # ¥50,000 per op
+PIN_MAX_ATTEMPTS = 5
+PIN_LOCK_SECONDS = 3 * 3600
+SMS_CODE_TTL_SECONDS = 300
+SMS_CODE_MAX_ATTEMPTS = 5

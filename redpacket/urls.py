@@ -9,6 +9,7 @@ from redpacket.accounts import views as account_views
 
 api_patterns = [
     path("", include("redpacket.accounts.api.urls")),
+    path("", include("wallet.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -23,4 +24,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
     path("chat/", include("chat.urls")),
+    path("wallet/", include("wallet.urls")),
 ]
+
+handler400 = "redpacket.core.views.bad_request"
+handler403 = "redpacket.core.views.forbidden"
+handler404 = "redpacket.core.views.not_found"
+handler500 = "redpacket.core.views.server_error"

@@ -1,0 +1,122 @@
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from redpacket.core.money import yuan
+from wallet import selectors
+from wallet.models import (
+    Account,
+    BankCard,
+    CardBinding,
+    Entry,
+    IdempotencyRecord,
+    LedgerTransaction,
+    PaymentPin,
+    SandboxStatementLine,
+    SmsMessage,
+)
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "user", "balance")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "user__display_name")
+    list_select_related = ("user",)
+
+    @admin.display(description=_("余额"))
+    def balance(self, account: Account) -> str:
+        if account.is_user_wallet:
+            return yuan(account.balance_fen or 0)
+        return yuan(selectors.system_balance(account.kind)) + " " + str(_("（分录合计）"))
+
+
+class EntryInline(ReadOnlyTabularInline):
+    model = Entry
+    fields = ("account", "amount_fen", "balance_after_fen", "created_at")
+    readonly_fields = fields
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "reference", "memo", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("reference",)
+    date_hierarchy = "created_at"
+    inlines = [EntryInline]
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "transaction", "account", "amount_fen", "balance_after_fen", "created_at")
+    list_filter = ("account__kind",)
+    search_fields = ("transaction__reference", "account__user__username")
+    list_select_related = ("transaction", "account__user")
+
+
+@admin.register(BankCard)
+class BankCardAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "user", "bank", "card_type", "masked_number", "is_active", "created_at")
+    list_filter = ("bank", "card_type", "is_active")
+    search_fields = ("user__username", "last4")
+    exclude = ("gateway_token",)
+
+    @admin.display(description=_("卡号"))
+    def masked_number(self, card: BankCard) -> str:
+        return f"**** **** **** {card.last4}"
+
+
+@admin.register(CardBinding)
+class CardBindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "bank",
+        "last4",
+        "phone_masked",
+        "status",
+        "attempts",
+        "expires_at",
+    )
+    list_filter = ("status",)
+    exclude = ("gateway_token", "pending_pin_hash", "code_hash")
+
+    @admin.display(description=_("预留手机"))
+    def phone_masked(self, binding: CardBinding) -> str:
+        return f"*******{binding.phone_last4}"
+
+
+@admin.register(PaymentPin)
+class PaymentPinAdmin(admin.ModelAdmin):
+    list_display = ("user", "failed_attempts", "locked_until", "updated_at")
+    search_fields = ("user__username",)
+    fields = ("user", "failed_attempts", "locked_until")
+    readonly_fields = ("user",)
+    actions = ["unlock"]
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    @admin.action(description=_("解除支付密码锁定"))
+    def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
+        queryset.update(failed_attempts=0, locked_until=None)
+
+
+@admin.register(SandboxStatementLine)
+class SandboxStatementLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "operation", "amount_fen", "reference", "outcome", "created_at")
+    list_filter = ("operation", "outcome")
+    search_fields = ("reference",)
+
+
+@admin.register(SmsMessage)
+class SmsMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "phone", "text", "created_at")
+    search_fields = ("phone",)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "user", "key", "state", "response_status", "created_at")
+    list_filter = ("state", "response_status")
+    search_fields = ("key", "user__username")

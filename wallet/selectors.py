@@ -1,0 +1,155 @@
+"""Wallet reads shared by the API, the pages, reconciliation and the tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from redpacket.accounts.models import User
+from wallet.models import (
+    Account,
+    BankCard,
+    Entry,
+    LedgerTransaction,
+    PaymentPin,
+    SandboxStatementLine,
+)
+
+
+def balance_of(user: User) -> int:
+    """The user's change in fen (0 before the wallet exists)."""
+    return Account.objects.filter(user=user).values_list("balance_fen", flat=True).first() or 0
+
+
+@dataclass(frozen=True)
+class WalletSummary:
+    balance_fen: int
+    has_pin: bool
+    pin_locked_until: datetime | None
+    cards: list[BankCard]
+
+
+def wallet_summary(*, user: User) -> WalletSummary:
+    """What the 钱包 page and `GET /api/wallet` show."""
+    pin = PaymentPin.objects.filter(user=user).first()
+    locked_until = (
+        pin.locked_until if pin and pin.locked_until and pin.locked_until > timezone.now() else None
+    )
+    return WalletSummary(
+        balance_fen=balance_of(user),
+        has_pin=pin is not None,
+        pin_locked_until=locked_until,
+        cards=list(BankCard.objects.filter(user=user, is_active=True)),
+    )
+
+
+def ledger_for(*, user: User) -> QuerySet[Entry]:
+    """The user's wallet entries, newest first (positive = money in)."""
+    return Entry.objects.filter(account__user=user).select_related("transaction").order_by("-id")
+
+
+def system_balance(kind: str) -> int:
+    """A system account's balance: the sum of its entries (it keeps no running balance)."""
+    return Entry.objects.filter(account__kind=kind).aggregate(total=Coalesce(Sum("amount_fen"), 0))[
+        "total"
+    ]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule: what kind, on which object, what was expected and what was found."""
+
+    kind: str
+    object: str
+    expected: str
+    actual: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.object}: expected {self.expected}, found {self.actual}"
+
+
+def ledger_findings() -> list[Finding]:
+    """SPEC §8 #2 and #5 on the whole ledger: every transaction balanced, the ledger sums
+    to zero, each wallet balance equals its entries and is ≥ 0, escrows are ≥ 0, and the
+    sandbox bank's statement matches the bank clearing account line by line."""
+    findings: list[Finding] = []
+
+    unbalanced = (
+        LedgerTransaction.objects.annotate(
+            total=Coalesce(Sum("entries__amount_fen"), 0), legs=Count("entries")
+        )
+        .filter(~Q(total=0) | Q(legs__lt=2))
+        .values_list("reference", "total", "legs")
+    )
+    for reference, total, legs in unbalanced:
+        findings.append(
+            Finding(
+                "unbalanced_transaction",
+                reference,
+                "2+ legs summing to 0",
+                f"{legs} legs, sum {total}",
+            )
+        )
+
+    grand_total = Entry.objects.aggregate(total=Coalesce(Sum("amount_fen"), 0))["total"]
+    if grand_total != 0:
+        findings.append(Finding("ledger_not_zero", "ledger", "0", str(grand_total)))
+
+    wallets = Account.objects.filter(kind=Account.Kind.USER).annotate(
+        entries_total=Coalesce(Sum("entries__amount_fen"), 0)
+    )
+    for account in wallets:
+        if account.balance_fen != account.entries_total:
+            findings.append(
+                Finding(
+                    "balance_mismatch",
+                    f"account {account.pk} ({account.user_id})",
+                    str(account.entries_total),
+                    str(account.balance_fen),
+                )
+            )
+        if account.balance_fen < 0:
+            findings.append(
+                Finding(
+                    "negative_balance", f"account {account.pk}", ">= 0", str(account.balance_fen)
+                )
+            )
+
+    for kind in (Account.Kind.PACKET_ESCROW, Account.Kind.CAMPAIGN_ESCROW):
+        balance = system_balance(kind)
+        if balance < 0:
+            findings.append(Finding("negative_escrow", kind, ">= 0", str(balance)))
+
+    findings.extend(statement_findings())
+    return findings
+
+
+def statement_findings() -> list[Finding]:
+    """The sandbox bank's successful debits/credits against the clearing account's legs,
+    matched by reference and amount (a debit at the bank = money into our system)."""
+    findings: list[Finding] = []
+    bank: dict[str, int] = {}
+    for line in SandboxStatementLine.objects.filter(outcome="ok").exclude(operation="bind"):
+        signed = -line.amount_fen if line.operation == "debit" else line.amount_fen
+        reference = (
+            line.reference.removesuffix(":refund") if line.operation == "credit" else line.reference
+        )
+        bank[reference] = bank.get(reference, 0) + signed
+    ours: dict[str, int] = {}
+    clearing_legs = Entry.objects.filter(account__kind=Account.Kind.BANK_CLEARING).values_list(
+        "transaction__reference", "amount_fen"
+    )
+    for reference, amount in clearing_legs:
+        reference = reference.removesuffix(":reversal")
+        ours[reference] = ours.get(reference, 0) + amount
+    for reference in sorted(set(bank) | set(ours)):
+        expected, actual = bank.get(reference, 0), ours.get(reference, 0)
+        if expected != actual:
+            findings.append(
+                Finding("statement_mismatch", reference, f"bank {expected}", f"ledger {actual}")
+            )
+    return findings

@@ -1,0 +1,457 @@
+"""Every money movement in the system goes through this module (STYLE rule 2).
+
+Each movement is one balanced ledger transaction, posted at most once per business
+`reference`. User wallets are changed only here, under row locks taken in account-id
+order, in the same database transaction that writes their entries.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from redpacket.accounts.models import User
+from redpacket.core.errors import DomainError, InvalidInput, NotFound
+from wallet import errors
+from wallet.gateway import get_gateway, get_sms_backend, luhn_valid
+from wallet.models import Account, BankCard, CardBinding, Entry, LedgerTransaction, PaymentPin
+
+Kind = LedgerTransaction.Kind
+
+
+# --- Accounts ---------------------------------------------------------------------------
+
+
+def account_for_user(user: User) -> Account:
+    """The user's wallet account, created on first use."""
+    account = Account.objects.filter(user=user).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(kind=Account.Kind.USER, user=user, balance_fen=0)
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(user=user)
+
+
+_system_account_ids: dict[str, int] = {}
+
+
+def system_account(kind: str) -> Account:
+    """The one account of a system kind (packet escrow, campaign escrow, bank clearing)."""
+    if kind == Account.Kind.USER:
+        raise ValueError("user wallets are per user: use account_for_user")
+    account_id = _system_account_ids.get(kind)
+    if account_id is not None:
+        account = Account.objects.filter(pk=account_id).first()
+        if account is not None:
+            return account
+    account = Account.objects.filter(kind=kind).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = Account.objects.create(kind=kind)
+        except IntegrityError:
+            account = Account.objects.get(kind=kind)
+    _system_account_ids[kind] = account.pk
+    return account
+
+
+# --- The ledger -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount_fen: int
+
+
+def ledger_post(
+    *, kind: str, reference: str, legs: list[Leg], memo: str = ""
+) -> tuple[LedgerTransaction, bool]:
+    """Post one balanced transaction, once per `reference`.
+
+    Locks the user wallets among the legs in id order (two movements over the same
+    wallets never deadlock), refuses to take a wallet below zero (InsufficientBalance),
+    and records each wallet's balance after the movement. Returns (transaction, created);
+    a reference already posted returns (that transaction, False) and moves nothing.
+    """
+    if len(legs) < 2 or any(leg.amount_fen == 0 for leg in legs):
+        raise ValueError("a ledger transaction needs at least two non-zero legs")
+    if sum(leg.amount_fen for leg in legs) != 0:
+        raise ValueError("the legs of a ledger transaction must sum to zero")
+
+    with transaction.atomic():
+        wallet_ids = sorted({leg.account.pk for leg in legs if leg.account.is_user_wallet})
+        locked = {
+            account.pk: account
+            for account in Account.objects.select_for_update()
+            .filter(pk__in=wallet_ids)
+            .order_by("pk")
+        }
+        # Checked after the locks: a concurrent post of the same reference that held them
+        # has committed by now and is visible, so a retry is a no-op, not a second debit.
+        existing = LedgerTransaction.objects.filter(reference=reference).first()
+        if existing is not None:
+            return existing, False
+
+        balances = {pk: account.balance_fen for pk, account in locked.items()}
+        entries = []
+        for leg in legs:
+            balance_after = None
+            if leg.account.pk in balances:
+                balance_after = balances[leg.account.pk] + leg.amount_fen
+                if balance_after < 0:
+                    raise errors.InsufficientBalance()
+                balances[leg.account.pk] = balance_after
+            entries.append(
+                Entry(
+                    account=leg.account, amount_fen=leg.amount_fen, balance_after_fen=balance_after
+                )
+            )
+        try:
+            with transaction.atomic():
+                txn = LedgerTransaction.objects.create(kind=kind, reference=reference, memo=memo)
+        except IntegrityError:
+            # Lost the race to a post that touched no wallet we lock.
+            return LedgerTransaction.objects.get(reference=reference), False
+        for entry in entries:
+            entry.transaction = txn
+        Entry.objects.bulk_create(entries)
+        for pk, balance in balances.items():
+            Account.objects.filter(pk=pk).update(balance_fen=balance)
+    return txn, True
+
+
+# --- Payment PIN ------------------------------------------------------------------------
+
+
+def _validate_pin_format(pin: str) -> None:
+    if not (isinstance(pin, str) and len(pin) == 6 and pin.isdigit()):
+        message = _("支付密码为6位数字")
+        raise InvalidInput(message, code="invalid_pin", fields={"pin": message})
+
+
+def pin_verify(*, user: User, pin: str) -> None:
+    """Check the payment PIN, counting failures; 5 wrong lock payments for 3 hours.
+
+    The check runs under a row lock on the user's PIN, in its own short transaction, so
+    a burst of concurrent guesses is checked one at a time and gets at most
+    PIN_MAX_ATTEMPTS checks before the lock. Call it before the payment's transaction:
+    the count of a failure must survive the rollback of the payment it refused.
+    """
+    now = timezone.now()
+    refusal: errors.PaymentRefused | None = None
+    with transaction.atomic():
+        record = PaymentPin.objects.select_for_update().filter(user=user).first()
+        if record is None:
+            raise errors.PinRequired()
+        if record.locked_until is not None:
+            if record.locked_until > now:
+                raise errors.PinLocked()
+            record.failed_attempts, record.locked_until = 0, None  # the lock has run out
+        if check_password(pin, record.pin_hash):
+            record.failed_attempts = 0
+        else:
+            record.failed_attempts += 1
+            left = settings.PIN_MAX_ATTEMPTS - record.failed_attempts
+            if left <= 0:
+                record.locked_until = now + timedelta(seconds=settings.PIN_LOCK_SECONDS)
+                refusal = errors.PinLocked()
+            else:
+                refusal = errors.WrongPin(_("支付密码错误，还可以再试%(n)d次") % {"n": left})
+        record.save(update_fields=["failed_attempts", "locked_until", "updated_at"])
+    if refusal is not None:
+        raise refusal
+
+
+def payment_authorize(*, user: User, pin: str | None) -> None:
+    """Once a user has a PIN, every payment needs it; before that, change pays without."""
+    if not PaymentPin.objects.filter(user=user).exists():
+        return
+    if not pin:
+        raise errors.PinRequired()
+    _validate_pin_format(pin)
+    pin_verify(user=user, pin=pin)
+
+
+# --- Cards ------------------------------------------------------------------------------
+
+
+def _validate_card_input(card_number: str, holder_name: str, phone: str) -> str:
+    number = "".join(card_number.split())
+    fields = {}
+    if not luhn_valid(number):
+        fields["card_number"] = _("卡号无效，请核对")
+    if not holder_name.strip():
+        fields["holder_name"] = _("请输入持卡人姓名")
+    if not (len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
+        fields["phone"] = _("请输入银行预留的11位手机号")
+    if fields:
+        raise InvalidInput(next(iter(fields.values())), fields=fields)
+    return number
+
+
+def card_bind_start(
+    *, user: User, card_number: str, holder_name: str, phone: str, pin: str | None = None
+) -> tuple[CardBinding, str]:
+    """Check the card with the bank and text a 6-digit code to the reserved phone.
+
+    The first card also sets the payment PIN (required then). Returns the pending binding
+    and the code (shown by the API only while PAYMENTS_SANDBOX is on).
+    """
+    number = _validate_card_input(card_number, holder_name, phone)
+    has_pin = PaymentPin.objects.filter(user=user).exists()
+    if not has_pin:
+        if not pin:
+            message = _("首次绑卡请设置6位支付密码")
+            raise InvalidInput(message, code="pin_required", fields={"pin": message})
+        _validate_pin_format(pin)
+    bound = get_gateway().bind(card_number=number, holder_name=holder_name.strip(), phone=phone)
+    code = f"{secrets.randbelow(10**6):06d}"
+    binding = CardBinding.objects.create(
+        user=user,
+        bank=bound.bank,
+        card_type=bound.card_type,
+        last4=bound.last4,
+        phone_last4=phone[-4:],
+        gateway_token=bound.token,
+        pending_pin_hash=make_password(pin) if not has_pin and pin else "",
+        code_hash=make_password(code),
+        expires_at=timezone.now() + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
+    )
+    get_sms_backend().send(
+        phone=phone,
+        text=str(_("【微信支付】验证码%(code)s，用于绑定尾号%(last4)s的银行卡，5分钟内有效。"))
+        % {"code": code, "last4": bound.last4},
+    )
+    return binding, code
+
+
+def card_bind_verify(*, user: User, binding_id: str, code: str) -> BankCard:
+    """Finish a binding with the SMS code: 5 tries within 5 minutes, checked one at a time
+    under a row lock. The first card also sets the payment PIN chosen at the start."""
+    refusal: DomainError | None = None
+    with transaction.atomic():
+        binding = CardBinding.objects.select_for_update().filter(pk=binding_id, user=user).first()
+        if binding is None:
+            raise NotFound(_("绑卡申请不存在"))
+        if binding.status == CardBinding.Status.VERIFIED:
+            return binding.card  # type: ignore[return-value]
+        if binding.status == CardBinding.Status.VOID:
+            raise errors.BindingVoid()
+        if binding.expires_at <= timezone.now():
+            raise errors.CodeExpired()
+        if check_password(str(code), binding.code_hash):
+            binding.card = BankCard.objects.create(
+                user=user,
+                bank=binding.bank,
+                card_type=binding.card_type,
+                last4=binding.last4,
+                gateway_token=binding.gateway_token,
+            )
+            binding.status = CardBinding.Status.VERIFIED
+            if binding.pending_pin_hash:
+                PaymentPin.objects.get_or_create(
+                    user=user, defaults={"pin_hash": binding.pending_pin_hash}
+                )
+        else:
+            binding.attempts += 1
+            if binding.attempts >= settings.SMS_CODE_MAX_ATTEMPTS:
+                binding.status = CardBinding.Status.VOID
+                refusal = errors.BindingVoid()
+            else:
+                refusal = errors.WrongCode(fields={"code": str(errors.WrongCode.message)})
+        binding.save(update_fields=["attempts", "status", "card"])
+    if refusal is not None:
+        raise refusal
+    return binding.card  # type: ignore[return-value]
+
+
+def card_remove(*, user: User, card_id: int) -> None:
+    """Unbind a card (kept for the ledger's history, never used again)."""
+    removed = BankCard.objects.filter(pk=card_id, user=user, is_active=True).update(
+        is_active=False, removed_at=timezone.now()
+    )
+    if not removed:
+        raise NotFound(_("银行卡不存在"))
+
+
+def card_for_user(*, user: User, card_id: object) -> BankCard:
+    """The user's active card, or NotFound (another user's card is not revealed)."""
+    if isinstance(card_id, bool) or not isinstance(card_id, int):
+        raise NotFound(_("银行卡不存在"))
+    card = BankCard.objects.filter(pk=card_id, user=user, is_active=True).first()
+    if card is None:
+        raise NotFound(_("银行卡不存在"))
+    return card
+
+
+def _raise_for_outcome(outcome: str) -> None:
+    if outcome == "insufficient_funds":
+        raise errors.InsufficientFunds()
+    raise errors.CardDeclined()
+
+
+# --- Movements --------------------------------------------------------------------------
+
+
+def _check_amount(amount_fen: int) -> None:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise ValueError("amounts are positive integers of fen")
+
+
+def wallet_topup(*, user: User, card: BankCard, amount_fen: int, reference: str) -> Account:
+    """充值: the bank debits the card, then the money lands in the user's change.
+
+    The gateway call is idempotent on the reference, so a retry after a crash between the
+    two steps completes the top-up instead of charging the card again.
+    """
+    _check_amount(amount_fen)
+    result = get_gateway().debit(
+        token=card.gateway_token, amount_fen=amount_fen, reference=reference
+    )
+    if not result.ok:
+        _raise_for_outcome(result.outcome)
+    ledger_post(
+        kind=Kind.TOPUP,
+        reference=reference,
+        legs=[
+            Leg(system_account(Account.Kind.BANK_CLEARING), -amount_fen),
+            Leg(account_for_user(user), amount_fen),
+        ],
+        memo=f"{card}",
+    )
+    return account_for_user(user)
+
+
+def wallet_withdraw(*, user: User, card: BankCard, amount_fen: int, reference: str) -> Account:
+    """提现: the money leaves the change first (so concurrent withdrawals can never pay out
+    more than the balance), then the bank credits the card; a refused credit is reversed."""
+    _check_amount(amount_fen)
+    ledger_post(
+        kind=Kind.WITHDRAW,
+        reference=reference,
+        legs=[
+            Leg(account_for_user(user), -amount_fen),
+            Leg(system_account(Account.Kind.BANK_CLEARING), amount_fen),
+        ],
+        memo=f"{card}",
+    )
+    result = get_gateway().credit(
+        token=card.gateway_token, amount_fen=amount_fen, reference=reference
+    )
+    if not result.ok:
+        ledger_post(
+            kind=Kind.WITHDRAW_REVERSAL,
+            reference=f"{reference}:reversal",
+            legs=[
+                Leg(system_account(Account.Kind.BANK_CLEARING), -amount_fen),
+                Leg(account_for_user(user), amount_fen),
+            ],
+        )
+        _raise_for_outcome(result.outcome)
+    return account_for_user(user)
+
+
+def wallet_transfer(
+    *, sender: User, recipient: User, amount_fen: int, reference: str, note: str = ""
+) -> Account:
+    """转账 from one user's change to another's."""
+    _check_amount(amount_fen)
+    if sender.pk == recipient.pk:
+        message = _("不能给自己转账")
+        raise InvalidInput(message, code="self_transfer", fields={"to_user_id": message})
+    ledger_post(
+        kind=Kind.TRANSFER,
+        reference=reference,
+        legs=[
+            Leg(account_for_user(sender), -amount_fen),
+            Leg(account_for_user(recipient), amount_fen),
+        ],
+        memo=note[:120],
+    )
+    return account_for_user(sender)
+
+
+@dataclass(frozen=True)
+class CardCharge:
+    """Money the bank has taken from a card for one payment, not yet in the ledger."""
+
+    card: BankCard
+    amount_fen: int
+    reference: str
+
+
+BALANCE = "balance"  # pay from change (零钱)
+
+
+@contextmanager
+def card_charge(*, card: BankCard, amount_fen: int, reference: str) -> Iterator[CardCharge]:
+    """Charge a card for a payment whose ledger posting happens inside the block.
+
+    Call it outside any database transaction: the charge is a call to the bank. If the
+    block fails, the charge is refunded to the card (idempotently), so money never
+    stays with the bank without a ledger record.
+    """
+    _check_amount(amount_fen)
+    gateway = get_gateway()
+    result = gateway.debit(token=card.gateway_token, amount_fen=amount_fen, reference=reference)
+    if not result.ok:
+        _raise_for_outcome(result.outcome)
+    try:
+        yield CardCharge(card=card, amount_fen=amount_fen, reference=reference)
+    except BaseException:
+        gateway.credit(
+            token=card.gateway_token, amount_fen=amount_fen, reference=f"{reference}:refund"
+        )
+        raise
+
+
+def wallet_pay_into_escrow(
+    *,
+    user: User,
+    escrow: str,
+    amount_fen: int,
+    reference: str,
+    kind: str,
+    source: CardCharge | str = BALANCE,
+) -> LedgerTransaction:
+    """Take a payment (packet, campaign budget) into an escrow account, from the user's
+    change or from a card charge. Atomic with the caller's transaction."""
+    _check_amount(amount_fen)
+    if isinstance(source, CardCharge):
+        # One reference on both sides lets reconciliation match the bank's line to ours.
+        if source.amount_fen != amount_fen or source.reference != reference:
+            raise ValueError("the card charge does not match the payment")
+        payer = system_account(Account.Kind.BANK_CLEARING)
+    else:
+        payer = account_for_user(user)
+    txn, _created = ledger_post(
+        kind=kind,
+        reference=reference,
+        legs=[Leg(payer, -amount_fen), Leg(system_account(escrow), amount_fen)],
+    )
+    return txn
+
+
+def wallet_credit_from_escrow(
+    *, user: User, escrow: str, amount_fen: int, reference: str, kind: str
+) -> tuple[LedgerTransaction, bool]:
+    """Move money out of an escrow into a user's change (a claim, a win, a refund).
+    Exactly once per reference: returns (transaction, created)."""
+    _check_amount(amount_fen)
+    return ledger_post(
+        kind=kind,
+        reference=reference,
+        legs=[Leg(system_account(escrow), -amount_fen), Leg(account_for_user(user), amount_fen)],
+    )

@@ -1,0 +1,163 @@
+"""Wallet pages (钱包): thin views over the same payments and selectors as the API."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from redpacket.accounts.models import User
+from redpacket.core.errors import DomainError, NotFound
+from redpacket.core.forms import add_domain_error
+from redpacket.core.money import yuan
+from wallet import payments, selectors, services
+from wallet.forms import CardBindForm, CardPaymentForm, CardVerifyForm, TransferForm
+from wallet.models import CardBinding
+
+
+@login_required
+def wallet_home(request):
+    summary = selectors.wallet_summary(user=request.user)
+    return render(request, "wallet/home.html", {"summary": summary, "tab": "wallet"})
+
+
+@login_required
+def card_add(request):
+    summary = selectors.wallet_summary(user=request.user)
+    form = CardBindForm(request.POST or None, needs_pin=not summary.has_pin)
+    if request.method == "POST" and form.is_valid():
+        try:
+            binding, code = services.card_bind_start(user=request.user, **form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            request.session["sandbox_sms_code"] = code
+            return redirect("wallet:card_verify", binding_id=binding.pk)
+    return render(request, "wallet/card_add.html", {"form": form, "step": 1})
+
+
+@login_required
+def card_verify(request, binding_id):
+    binding = CardBinding.objects.filter(pk=binding_id, user=request.user).first()
+    if binding is None:
+        raise NotFound()
+    form = CardVerifyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            card = services.card_bind_verify(
+                user=request.user, binding_id=binding.pk, **form.cleaned_data
+            )
+        except DomainError as error:
+            add_domain_error(form, error)
+        else:
+            request.session.pop("sandbox_sms_code", None)
+            messages.success(request, _("已绑定%(card)s") % {"card": card})
+            return redirect("wallet:home")
+    context = {
+        "form": form,
+        "binding": binding,
+        "step": 2,
+        "sandbox_code": request.session.get("sandbox_sms_code")
+        if settings.PAYMENTS_SANDBOX
+        else None,
+    }
+    return render(request, "wallet/card_verify.html", context)
+
+
+def _pay(request, form, pay, template, title):  # type: ignore[no-untyped-def]
+    if request.method == "POST" and form.is_valid():
+        try:
+            account = pay(form.cleaned_data)
+        except DomainError as error:
+            add_domain_error(form, error, aliases={"to_user_id": "recipient"})
+        else:
+            messages.success(
+                request,
+                _("%(what)s成功，零钱余额%(balance)s")
+                % {"what": title, "balance": yuan(account.balance_fen)},
+            )
+            return redirect("wallet:home")
+    return render(request, template, {"form": form, "title": title})
+
+
+@login_required
+def topup(request):
+    summary = selectors.wallet_summary(user=request.user)
+    if not summary.cards:
+        messages.info(request, _("请先添加银行卡"))
+        return redirect("wallet:card_add")
+    form = CardPaymentForm(request.POST or None, cards=summary.cards, needs_pin=summary.has_pin)
+    return _pay(
+        request,
+        form,
+        lambda data: payments.payment_topup(
+            user=request.user,
+            card_id=data["card_id"],
+            amount_fen=data["amount_fen"],
+            pin=data.get("pin"),
+            request_key=data["idempotency_key"],
+        ),
+        "wallet/pay.html",
+        _("充值"),
+    )
+
+
+@login_required
+def withdraw(request):
+    summary = selectors.wallet_summary(user=request.user)
+    if not summary.cards:
+        messages.info(request, _("请先添加银行卡"))
+        return redirect("wallet:card_add")
+    form = CardPaymentForm(request.POST or None, cards=summary.cards, needs_pin=summary.has_pin)
+    return _pay(
+        request,
+        form,
+        lambda data: payments.payment_withdraw(
+            user=request.user,
+            card_id=data["card_id"],
+            amount_fen=data["amount_fen"],
+            pin=data.get("pin"),
+            request_key=data["idempotency_key"],
+        ),
+        "wallet/pay.html",
+        _("提现"),
+    )
+
+
+@login_required
+def transfer(request):
+    summary = selectors.wallet_summary(user=request.user)
+    form = TransferForm(request.POST or None, needs_pin=summary.has_pin)
+    return _pay(
+        request,
+        form,
+        lambda data: payments.payment_transfer(
+            user=request.user,
+            recipient=User.objects.filter(username=data["recipient"]).first(),
+            amount_fen=data["amount_fen"],
+            pin=data.get("pin"),
+            note=data.get("note", ""),
+            request_key=data["idempotency_key"],
+        ),
+        "wallet/pay.html",
+        _("转账"),
+    )
+
+
+@login_required
+def ledger(request):
+    page = Paginator(selectors.ledger_for(user=request.user), 30).get_page(request.GET.get("page"))
+    return render(request, "wallet/ledger.html", {"page": page})
+
+
+@login_required
+def card_remove(request, card_id):
+    if request.method == "POST":
+        try:
+            services.card_remove(user=request.user, card_id=card_id)
+        except DomainError as error:
+            messages.error(request, str(error.message))
+        else:
+            messages.success(request, _("已解除绑定"))
+    return redirect("wallet:home")
