@@ -24,6 +24,12 @@ os.environ.setdefault("CONN_MAX_AGE", "0")
 import pytest
 from django.conf import settings
 
+# pytest-django has already loaded the settings when this file runs, so the defaults above
+# reach only subprocesses by the environment; give this process (and its server threads)
+# the same fast hasher and short-lived connections.
+settings.PASSWORD_HASHERS = os.environ["PASSWORD_HASHERS"].split(",")
+settings.DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ["CONN_MAX_AGE"])
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -128,16 +134,19 @@ def _free_socket() -> socket.socket:
 
 @pytest.fixture
 def live_asgi(transactional_db):
-    """The real ASGI application (HTTP + websockets) served by uvicorn on a free port,
-    in a thread of this process, against the test database and channel layer."""
+    """The real ASGI application (HTTP + websockets, static files) served by uvicorn on a
+    free port, in a thread of this process, against the test database and channel layer."""
     import uvicorn
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     from redpacket.asgi import application
 
     sock = _free_socket()
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        application,
+        # Tests run with DEBUG off and nothing collected, so serve static files from the
+        # finders as Django's own live server does (websockets pass straight through).
+        ASGIStaticFilesHandler(application),
         log_level="warning",
         lifespan="off",
         ws="websockets-sansio",
