@@ -115,6 +115,11 @@ def rooms_for_user(*, user: User) -> QuerySet[Room]:
         .annotate(n=Count("pk"))
         .values("n")
     )
+    latest_ids = (
+        Room.objects.filter(memberships__user=user)
+        .annotate(latest_id=Subquery(room_messages.values("id")[:1]))
+        .values("latest_id")
+    )
     return (
         Room.objects.filter(memberships__user=user)
         .annotate(
@@ -131,11 +136,12 @@ def rooms_for_user(*, user: User) -> QuerySet[Room]:
                 queryset=Membership.objects.select_related("user").order_by("joined_at", "pk"),
                 to_attr="member_list",
             ),
+            # The newest visible message of each room: one index seek per room on
+            # (room, -id), then one fetch by id (a window over whole rooms would read
+            # every message of every listed room).
             Prefetch(
                 "messages",
-                queryset=Message.objects.filter(visible)
-                .select_related("sender")
-                .order_by("-id")[:1],
+                queryset=Message.objects.filter(id__in=latest_ids).select_related("sender"),
                 to_attr="latest_messages",
             ),
         )

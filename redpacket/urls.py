@@ -25,3 +25,5 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("chat/", include("chat.urls")),
 ]
+
+handler404 = "redpacket.core.api.not_found"

@@ -7,7 +7,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -126,3 +127,11 @@ class ErrorSerializer(Serializer):
     code = CharField()
     message = CharField()
     fields = DictField(required=False, help_text="Per-field messages for invalid input.")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 handler: API paths that match no route (`/api/rooms/abc`) answer in the
+    API's error shape too; pages keep Django's 404 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "message": "不存在或无权查看"}, status=404)
+    return page_not_found(request, exception)

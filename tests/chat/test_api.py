@@ -339,3 +339,13 @@ def test_schema_lists_room_paths(client):
         "/api/rooms/{room_id}/messages:",
     ):
         assert path in text
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/rooms/abc", "/api/rooms/1.5/messages", "/api/rooms/-1/members", "/api/rooms/x/read"],
+)
+def test_non_integer_room_ids_in_the_path_are_404_in_error_shape(auth_client, path):
+    client = auth_client()
+    assert_error(client.get(path), 404, code="not_found")
+    assert_error(client.post(path, {"text": "hi"}, format="json"), 404, code="not_found")
