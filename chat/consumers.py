@@ -28,6 +28,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext as _
 
 from chat import events, hooks, selectors, services
 from chat.throttles import message_send_allowed
@@ -48,7 +49,7 @@ def _decorated_event(event: dict[str, Any], user: Any) -> dict[str, Any]:
 
 def _post_text(user: Any, room_id: int, text: str) -> None:
     if not message_send_allowed(user):
-        raise DomainError("操作太频繁，请稍后再试", code="rate_limited", status=429)
+        raise DomainError(_("操作太频繁，请稍后再试"), code="rate_limited", status=429)
     room = selectors.room_for_member(user=user, room_id=room_id)
     services.message_post_text(room=room, sender=user, text=text)
 
@@ -94,22 +95,22 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(event)
 
     async def send_error(self, code: str, text: str) -> None:
-        await self.send_json({"type": "error", "code": code, "message": text})
+        await self.send_json({"type": "error", "code": code, "message": str(text)})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         # Bad JSON is the client's mistake: answer with an error frame, keep the socket.
         if text_data is None:
-            await self.send_error("invalid", "只接受 JSON 文本帧")
+            await self.send_error("invalid", _("只接受 JSON 文本帧"))
             return
         try:
             content = json.loads(text_data)
         except ValueError:
-            await self.send_error("parse_error", "请求内容无法解析")
+            await self.send_error("parse_error", _("请求内容无法解析"))
             return
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        await self.send_error("invalid", "此连接不接受消息")
+        await self.send_error("invalid", _("此连接不接受消息"))
 
 
 class RoomConsumer(_EventConsumer):
@@ -128,11 +129,11 @@ class RoomConsumer(_EventConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "message.send":
-            await self.send_error("unknown_type", "不支持的消息类型")
+            await self.send_error("unknown_type", _("不支持的消息类型"))
             return
         text = content.get("text")
         if not isinstance(text, str):
-            await self.send_error("invalid", "text 必须是字符串")
+            await self.send_error("invalid", _("text 必须是字符串"))
             return
         try:
             await database_sync_to_async(_post_text)(self.user, self.room_id, text)
@@ -140,7 +141,7 @@ class RoomConsumer(_EventConsumer):
             await self.send_json({"type": "error", **error.as_dict()})
         except Exception:  # never let one frame kill the connection
             logger.exception("message.send failed in room %s", self.room_id)
-            await self.send_error("unavailable", "服务繁忙，请稍后再试")
+            await self.send_error("unavailable", _("服务繁忙，请稍后再试"))
 
 
 class UserConsumer(_EventConsumer):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -126,7 +127,7 @@ class RoomCreateInput(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         required = ["name"] if attrs["kind"] == Room.Kind.GROUP else ["user_id"]
-        missing = {field: "该字段是必填项。" for field in required if field not in attrs}
+        missing = {field: _("该字段是必填项。") for field in required if field not in attrs}
         if missing:
             raise serializers.ValidationError(missing)
         return attrs

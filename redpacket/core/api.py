@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
@@ -133,5 +134,7 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """Django's 404 handler: API paths that match no route (`/api/rooms/abc`) answer in the
     API's error shape too; pages keep Django's 404 page."""
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "message": "不存在或无权查看"}, status=404)
+        return JsonResponse(
+            {"code": "not_found", "message": gettext("不存在或无权查看")}, status=404
+        )
     return page_not_found(request, exception)
