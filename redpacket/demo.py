@@ -43,16 +43,17 @@ def seed() -> SeedReport:
     report = SeedReport()
     _ensure_user("admin", "运营 Admin", ADMIN_PASSWORD, staff=True)
     report.logins.append(("admin", ADMIN_PASSWORD, "staff (admin at /admin/)"))
-    users = []
+    users = {}
     for username, display_name in DEMO_USERS:
-        users.append(_ensure_user(username, display_name, DEMO_PASSWORD))
+        users[username] = _ensure_user(username, display_name, DEMO_PASSWORD)
         report.logins.append((username, DEMO_PASSWORD, "user"))
-    for user in users:
+    for user in users.values():
         _ensure_wallet(user)
     report.notes.append(
         f"Each demo user has a sandbox card ({DEMO_CARD}), payment PIN {DEMO_PIN} "
         f"and at least ¥{DEMO_CHANGE_FEN // 100} change."
     )
+    _seed_chat(users, report)
     return report
 
 
@@ -74,3 +75,31 @@ def _ensure_wallet(user: User) -> None:
     services.wallet_topup(
         user=user, card=card, amount_fen=DEMO_CHANGE_FEN, reference=f"demo-topup:{user.username}"
     )
+
+
+DEMO_GROUP_NAME = "新年快乐群"
+
+
+def _seed_chat(users: dict[str, User], report: SeedReport) -> None:
+    """A group of all demo users and a direct room alice↔bob, each with a few messages
+    when first created (a second run adds nothing)."""
+    from chat import services as chat
+    from chat.models import Room
+
+    alice, bob, carol = users["alice"], users["bob"], users["carol"]
+    group = Room.objects.filter(kind=Room.Kind.GROUP, name=DEMO_GROUP_NAME, owner=alice).first()
+    if group is None:
+        group = chat.room_create_group(
+            creator=alice, name=DEMO_GROUP_NAME, member_ids=[u.pk for u in users.values()]
+        )
+        for sender, text in [
+            (alice, "大家新年快乐！🧧"),
+            (bob, "新年快乐，恭喜发财！"),
+            (carol, "红包拿来 😄"),
+        ]:
+            chat.message_create(room=group, sender=sender, kind="text", text=text, publish=False)
+    direct, created = chat.room_get_or_create_direct(user=alice, other_user_id=bob.pk)
+    if created:
+        for sender, text in [(bob, "在吗？"), (alice, "在的，新年好！")]:
+            chat.message_create(room=direct, sender=sender, kind="text", text=text, publish=False)
+    report.notes.append(f"rooms: {DEMO_GROUP_NAME} (#{group.pk}), alice↔bob (#{direct.pk})")

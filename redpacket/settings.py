@@ -166,6 +166,7 @@ REST_FRAMEWORK = {
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
         "money": env.str("THROTTLE_MONEY", default="120/min"),
         "open": env.str("THROTTLE_OPEN", default="600/min"),
+        "chat": env.str("THROTTLE_CHAT", default="120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -178,6 +179,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind` field; name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "RoomKindEnum": "chat.models.Room.Kind",
+        "MessageKindEnum": "chat.models.Message.Kind",
+    },
 }
 
 # --- I18N ------------------------------------------------------------------------------
@@ -218,6 +224,7 @@ if not DEBUG:
 # --- Product settings (SPEC §2, §3, §5) ------------------------------------------------
 PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=True)
 REDPACKET_TTL_SECONDS = env.int("REDPACKET_TTL_SECONDS", default=86400)
+CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
 
 LOGGING = {
     "version": 1,

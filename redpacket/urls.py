@@ -10,6 +10,7 @@ from redpacket.accounts import views as account_views
 api_patterns = [
     path("", include("redpacket.accounts.api.urls")),
     path("", include("wallet.api.urls")),
+    path("", include("chat.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -14,12 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-# Fast password hashing in tests (Django's advice); a test server thread or a worker
-# subprocess inherits these. Django's ORM refuses to run while Playwright's sync API holds
-# an event loop in the main thread; the test thread is still synchronous code.
-os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
+# Django's ORM refuses to run while Playwright's sync API holds an event loop in the main
+# thread; the test thread itself is still synchronous code. (Test settings: tests/settings.py.)
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-os.environ.setdefault("CONN_MAX_AGE", "0")
 
 import pytest
 from django.conf import settings
@@ -129,7 +126,8 @@ def _free_socket() -> socket.socket:
 @pytest.fixture
 def live_asgi(transactional_db):
     """The real ASGI application (HTTP + websockets) served by uvicorn on a free port,
-    in a thread of this process, against the test database and channel layer."""
+    in a thread of this process, against the test database and channel layer. Static
+    files come from WhiteNoise's finders (tests/settings.py)."""
     import uvicorn
 
     from redpacket.asgi import application

@@ -11,6 +11,7 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.serializers import CharField, DictField, Serializer
 from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 
 from redpacket.core.errors import DomainError
@@ -117,3 +118,11 @@ class AuthThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ErrorSerializer(Serializer):
+    """API.md's error shape, for the OpenAPI schema of every endpoint's error responses."""
+
+    code = CharField()
+    message = CharField()
+    fields = DictField(required=False, help_text="Per-field messages for invalid input.")

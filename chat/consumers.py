@@ -1,0 +1,148 @@
+"""Websocket adapters: authenticate, check membership, join groups, forward events.
+
+`/ws/rooms/<id>/` (RoomConsumer) is what a room page opens. It joins `room.<id>` (what
+every member of the room sees) and `user.<uid>` (the user's own events: private notices,
+wallet credits). The user group carries events of *all* the user's rooms, so each event
+that belongs to a room carries a `room_id` (in the event or its `message`) and the
+browser ignores the ones for other rooms.
+
+`/ws/me/` (UserConsumer) joins only `user.<uid>`: for pages that are not a room (the
+wallet, a packet's result page) to hear `wallet.credited` and private notices. The room
+list page does not subscribe to every room (a user may be in hundreds, and rooms they
+are added to later would need joining too); it refreshes itself by polling, which costs
+one cheap query set every few seconds and only while the page is visible.
+
+Consumers never touch the ORM in `async` code: every database or cache call goes
+through `database_sync_to_async`. Events arrive as `{"type": "event.forward", "event"}`
+(see `chat.events`) and the `event` is sent to the browser unchanged, except that a
+`message` it carries is first decorated for this connection's user (`chat.hooks`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext as _
+
+from chat import events, hooks, selectors, services
+from chat.throttles import message_send_allowed
+from redpacket.core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# Close codes sent when a connection is refused after the handshake (4000–4999 are the
+# application's); before the handshake a refusal is a plain HTTP 403.
+CLOSE_NOT_ALLOWED = 4403
+
+
+def _decorated_event(event: dict[str, Any], user: Any) -> dict[str, Any]:
+    event = copy.deepcopy(event)  # the in-memory layer hands every consumer the same dict
+    hooks.decorate_messages([event["message"]], user)
+    return event
+
+
+def _post_text(user: Any, room_id: int, text: str) -> None:
+    if not message_send_allowed(user):
+        raise DomainError(_("操作太频繁，请稍后再试"), code="rate_limited", status=429)
+    room = selectors.room_for_member(user=user, room_id=room_id)
+    services.message_post_text(room=room, sender=user, text=text)
+
+
+class _EventConsumer(AsyncJsonWebsocketConsumer):
+    """Joins `self.event_groups` on connect and forwards what arrives there."""
+
+    event_groups: list[str]
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return json.dumps(content, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.event_groups = []
+        if user is None or not user.is_authenticated:
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.user = user
+        if not await self.allowed():
+            await self.close()
+            return
+        self.event_groups = self.groups_for(user)
+        for group in self.event_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def allowed(self) -> bool:
+        return True
+
+    def groups_for(self, user: Any) -> list[str]:
+        return [events.user_group(user.pk)]
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.event_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def event_forward(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if hooks.message_decorators and isinstance(event.get("message"), dict):
+            event = await database_sync_to_async(_decorated_event)(event, self.user)
+        await self.send_json(event)
+
+    async def send_error(self, code: str, text: str) -> None:
+        await self.send_json({"type": "error", "code": code, "message": str(text)})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # Bad JSON is the client's mistake: answer with an error frame, keep the socket.
+        if text_data is None:
+            await self.send_error("invalid", _("只接受 JSON 文本帧"))
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error("parse_error", _("请求内容无法解析"))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        await self.send_error("invalid", _("此连接不接受消息"))
+
+
+class RoomConsumer(_EventConsumer):
+    """`/ws/rooms/<id>/`: a room's events plus the user's own; accepts `message.send`."""
+
+    async def allowed(self) -> bool:
+        self.room_id = selectors.valid_id(self.scope["url_route"]["kwargs"]["room_id"])
+        if self.room_id is None:
+            return False
+        return await database_sync_to_async(selectors.is_member)(
+            room_id=self.room_id, user_id=self.user.pk
+        )
+
+    def groups_for(self, user: Any) -> list[str]:
+        return [events.room_group(self.room_id), events.user_group(user.pk)]
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "message.send":
+            await self.send_error("unknown_type", _("不支持的消息类型"))
+            return
+        text = content.get("text")
+        if not isinstance(text, str):
+            await self.send_error("invalid", _("text 必须是字符串"))
+            return
+        try:
+            await database_sync_to_async(_post_text)(self.user, self.room_id, text)
+        except DomainError as error:
+            await self.send_json({"type": "error", **error.as_dict()})
+        except Exception:  # never let one frame kill the connection
+            logger.exception("message.send failed in room %s", self.room_id)
+            await self.send_error("unavailable", _("服务繁忙，请稍后再试"))
+
+
+class UserConsumer(_EventConsumer):
+    """`/ws/me/`: only the user's own events (notices, wallet credits)."""

@@ -1,0 +1,239 @@
+"""Every write of the chat app: rooms, memberships, messages, read markers.
+
+Each service is one transaction. Events go out only after commit (`chat.events`), and
+the cached member set of a room (`selectors.room_member_ids`) is refreshed after every
+membership change commits. Membership only grows: nobody leaves or is removed yet.
+
+The red packet app calls `message_create(..., publish=False)` inside its own
+transaction and publishes `packet.new` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from chat import events, selectors
+from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Membership, Message, Room
+from chat.models import direct_key_for as _direct_key_for
+from redpacket.core.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from redpacket.accounts.models import User
+
+# How many invited names a "X邀请Y、Z加入了群聊" notice spells out before "等N人".
+_NOTICE_NAMES = 10
+
+
+def _max_members() -> int:
+    return int(getattr(settings, "CHAT_GROUP_MAX_MEMBERS", 500))
+
+
+def _invalid(field: str, message: str, *, code: str = "invalid") -> InvalidInput:
+    return InvalidInput(message, code=code, fields={field: message})
+
+
+def _clean_ids(values: Iterable[object], *, field: str) -> list[int]:
+    """Distinct ids in the order given; a value that is not an id is a 400 on `field`."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise _invalid(field, _("请提供用户 id 列表"))
+    ids: list[int] = []
+    for value in values:
+        user_id = selectors.valid_id(value)
+        if user_id is None:
+            raise _invalid(field, _("无效的用户 id"))
+        if user_id not in ids:
+            ids.append(user_id)
+    return ids
+
+
+def _active_users(ids: list[int], *, field: str) -> list[User]:
+    """The users with these ids in the given order; 400 naming the unknown ones."""
+    from redpacket.accounts.models import User
+
+    found = {user.pk: user for user in User.objects.filter(pk__in=ids, is_active=True)}
+    missing = [str(user_id) for user_id in ids if user_id not in found]
+    if missing:
+        message = gettext("用户不存在：%(ids)s") % {"ids": ", ".join(missing)}
+        raise _invalid(field, message, code="unknown_user")
+    return [found[user_id] for user_id in ids]
+
+
+def _refresh_members_on_commit(room_id: int) -> None:
+    transaction.on_commit(lambda: selectors.room_members_cache_refresh(room_id), robust=True)
+
+
+def _post_invite_notice(*, room: Room, actor: User, invited: list[User]) -> None:
+    # Stored text is in the site's default language, whatever language the request used.
+    with translation.override(settings.LANGUAGE_CODE):
+        names = "、".join(user.name for user in invited[:_NOTICE_NAMES])
+        if len(invited) > _NOTICE_NAMES:
+            names = gettext("%(names)s等%(count)d人") % {"names": names, "count": len(invited)}
+        text = gettext("%(actor)s邀请%(names)s加入了群聊") % {"actor": actor.name, "names": names}
+    message_create(room=room, sender=None, kind=Message.Kind.NOTICE, text=text)
+
+
+def room_create_group(*, creator: User, name: str, member_ids: Iterable[int]) -> Room:
+    """Create a group room; the creator is its owner and first member.
+
+    `member_ids` may repeat or include the creator (both ignored); every id must be an
+    active user, else 400 naming them. The name is 1–30 characters after trimming.
+    Posts an invitation notice when others were added.
+    """
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not 1 <= len(name) <= ROOM_NAME_MAX_LENGTH:
+        raise _invalid("name", _("群名称需为1到30个字"))
+    ids = [
+        user_id for user_id in _clean_ids(member_ids, field="member_ids") if user_id != creator.pk
+    ]
+    if len(ids) + 1 > _max_members():
+        raise _invalid(
+            "member_ids",
+            _("群成员不能超过%(n)d人") % {"n": _max_members()},
+            code="too_many_members",
+        )
+    invited = _active_users(ids, field="member_ids")
+    with transaction.atomic():
+        room = Room.objects.create(kind=Room.Kind.GROUP, name=name, owner=creator)
+        Membership.objects.bulk_create(
+            [Membership(room=room, user=creator), *(Membership(room=room, user=u) for u in invited)]
+        )
+        _refresh_members_on_commit(room.pk)
+        if invited:
+            _post_invite_notice(room=room, actor=creator, invited=invited)
+    return room
+
+
+def room_get_or_create_direct(*, user: User, other_user_id: int) -> tuple[Room, bool]:
+    """The one direct room of `user` and the other user, created on first use.
+
+    Returns (room, created). Refuses a chat with yourself and unknown users (400 on
+    `user_id`). Two racing first requests end with the same room: the unique
+    `direct_key` lets exactly one insert win and the other reads the winner's room.
+    """
+    other_id = selectors.valid_id(other_user_id)
+    if other_id is None:
+        raise _invalid("user_id", _("无效的用户 id"))
+    if other_id == user.pk:
+        raise _invalid("user_id", _("不能和自己发起单聊"), code="direct_self")
+    other = _active_users([other_id], field="user_id")[0]
+    key = _direct_key_for(user.pk, other.pk)
+    existing = Room.objects.filter(direct_key=key).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(kind=Room.Kind.DIRECT, owner=user, direct_key=key)
+            Membership.objects.bulk_create(
+                [Membership(room=room, user=user), Membership(room=room, user=other)]
+            )
+            _refresh_members_on_commit(room.pk)
+    except IntegrityError:
+        return Room.objects.get(direct_key=key), False
+    return room, True
+
+
+def room_add_members(*, room: Room, actor: User, user_ids: Iterable[int]) -> Room:
+    """Add people to a group room; the actor must be a member.
+
+    Users already in the room are skipped (adding is idempotent). A direct room never
+    changes: 400 `direct_room`. Holds the room's row lock while counting members, so two
+    concurrent adds cannot together pass the member limit.
+    """
+    ids = _clean_ids(user_ids, field="user_ids")
+    if not ids:
+        raise _invalid("user_ids", _("请选择要添加的成员"))
+    with transaction.atomic():
+        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+        if locked is None or not Membership.objects.filter(room=locked, user=actor).exists():
+            raise NotFound()
+        if locked.is_direct:
+            raise InvalidInput(_("单聊不能添加成员，请发起群聊"), code="direct_room")
+        users = _active_users(ids, field="user_ids")
+        present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+        invited = [user for user in users if user.pk not in present]
+        if len(present) + len(invited) > _max_members():
+            raise _invalid(
+                "user_ids",
+                _("群成员不能超过%(n)d人") % {"n": _max_members()},
+                code="too_many_members",
+            )
+        if invited:
+            Membership.objects.bulk_create([Membership(room=locked, user=u) for u in invited])
+            _refresh_members_on_commit(locked.pk)
+            _post_invite_notice(room=locked, actor=actor, invited=invited)
+    return locked
+
+
+def message_create(
+    *,
+    room: Room,
+    sender: User | None,
+    kind: str,
+    text: str = "",
+    packet_id: int | None = None,
+    recipient: User | None = None,
+    publish: bool = True,
+) -> Message:
+    """Store a message; with `publish`, announce `message.new` after commit.
+
+    The event goes to the room's group, or only to the recipient's user group for a
+    notice addressed to one member. Callers check membership and permissions; this only
+    keeps the message well-formed (known kind, a packet id on packet messages, at most
+    2000 characters). With `publish=False` the caller announces the message itself.
+    """
+    if kind not in Message.Kind.values:
+        raise _invalid("kind", _("未知的消息类型"))
+    text = text or ""
+    if len(text) > MESSAGE_MAX_LENGTH:
+        raise _invalid("text", _("消息不能超过2000个字"), code="text_too_long")
+    if kind == Message.Kind.PACKET and packet_id is None:
+        raise _invalid("packet_id", _("红包消息缺少红包"))
+    with transaction.atomic():
+        message = Message.objects.create(
+            room=room,
+            sender=sender,
+            kind=kind,
+            text=text,
+            packet_id=packet_id,
+            recipient=recipient,
+        )
+        if publish:
+            events.publish_message_new(message)
+    return message
+
+
+def message_post_text(*, room: Room, sender: User, text: str) -> Message:
+    """A member says something: trimmed, non-empty, at most 2000 characters (400 on `text`)."""
+    if not isinstance(text, str) or not text.strip():
+        raise _invalid("text", _("不能发送空白消息"), code="empty_text")
+    text = text.strip()
+    if len(text) > MESSAGE_MAX_LENGTH:
+        raise _invalid("text", _("消息不能超过2000个字"), code="text_too_long")
+    if not selectors.is_member(room_id=room.pk, user_id=sender.pk):
+        raise NotFound()
+    return message_create(room=room, sender=sender, kind=Message.Kind.TEXT, text=text)
+
+
+def room_mark_read(*, room: Room, user: User, message_id: int) -> None:
+    """Move the member's read marker forward to `message_id` (never backwards).
+
+    Ids beyond the room's newest message are clamped to it, so a wrong id cannot hide
+    messages that arrive later. One conditional UPDATE: concurrent tabs cannot move it back.
+    """
+    target = selectors.valid_id(message_id)
+    if target is None:
+        raise _invalid("message_id", _("无效的消息 id"))
+    with transaction.atomic():
+        newest = Message.objects.filter(room=room).aggregate(newest=Max("id"))["newest"] or 0
+        target = min(target, newest)
+        Membership.objects.filter(room=room, user=user, last_read_message_id__lt=target).update(
+            last_read_message_id=target
+        )

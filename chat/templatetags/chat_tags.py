@@ -1,0 +1,30 @@
+"""Display helpers for chat templates: WeChat-style times and avatars."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+register = template.Library()
+
+_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+
+
+@register.filter
+def chat_time(value: dt.datetime | None) -> str:
+    """Today "14:05", yesterday "昨天", this week "星期三", older "24/1/5" (local time)."""
+    if not value:
+        return ""
+    local = timezone.localtime(value)
+    today = timezone.localdate()
+    days = (today - local.date()).days
+    if days <= 0:
+        return local.strftime("%H:%M")
+    if days == 1:
+        return _("昨天")
+    if days < 7:
+        return _(_WEEKDAYS[local.weekday()])
+    return f"{local:%y}/{local.month}/{local.day}"

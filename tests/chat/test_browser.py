@@ -1,0 +1,96 @@
+"""Two people in one room in real browsers: live delivery, and catching up after the
+socket drops."""
+
+import pytest
+
+from tests.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "pw-for-browser-1"
+
+
+def log_in(page, username):
+    page.goto("/accounts/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/chat/")
+
+
+def open_room(page, room):
+    page.goto(f"/chat/rooms/{room.pk}/")
+    page.wait_for_function("window.RPChat && window.RPChat.connected === true")
+
+
+def test_members_see_each_others_messages_live_and_after_a_reconnect(
+    live_asgi, new_page, make_user, group_room
+):
+    from playwright.sync_api import expect
+
+    alice = make_user("alice-live", password=PASSWORD, display_name="爱丽丝")
+    bob = make_user("bob-live", password=PASSWORD, display_name="鲍勃")
+    room = group_room(alice, bob, name="浏览器测试群")
+    alice_page, bob_page = new_page(live_asgi), new_page(live_asgi)
+    log_in(alice_page, "alice-live")
+    log_in(bob_page, "bob-live")
+    expect(bob_page.locator("#room-list")).to_contain_text("浏览器测试群")
+    screenshot(bob_page, "chat-rooms")
+    open_room(alice_page, room)
+    open_room(bob_page, room)
+
+    # Enter sends; the other member sees it without reloading.
+    alice_page.get_by_label("输入消息").fill("新年好，Bob！")
+    alice_page.get_by_label("输入消息").press("Enter")
+    expect(
+        bob_page.locator("#chat-messages .bubble").filter(has_text="新年好，Bob！")
+    ).to_be_visible(timeout=2000)
+    expect(alice_page.get_by_label("输入消息")).to_have_value("")
+
+    # Bob's socket drops; Alice posts while he is away; his page reconnects by itself
+    # and fetches what he missed, without a reload.
+    bob_page.evaluate(
+        "window.notReloaded = true; RPChat.backoff.base = 2500; RPChat.socket.close()"
+    )
+    bob_page.wait_for_function("window.RPChat.connected === false")
+    alice_page.get_by_label("输入消息").fill("你断线时发的消息")
+    alice_page.get_by_role("button", name="发送").click()
+    expect(
+        alice_page.locator("#chat-messages .bubble").filter(has_text="你断线时发的消息")
+    ).to_be_visible()
+    assert bob_page.evaluate("window.RPChat.connected") is False  # it was really missed live
+    expect(
+        bob_page.locator("#chat-messages .bubble").filter(has_text="你断线时发的消息")
+    ).to_be_visible(timeout=8000)
+    assert bob_page.evaluate("window.RPChat.connected && window.notReloaded") is True
+    assert (
+        bob_page.locator("#chat-messages .bubble").filter(has_text="你断线时发的消息").count() == 1
+    )
+
+    # Live delivery works again on the new socket.
+    alice_page.get_by_label("输入消息").fill("又连上了")
+    alice_page.get_by_label("输入消息").press("Enter")
+    expect(bob_page.locator("#chat-messages .bubble").filter(has_text="又连上了")).to_be_visible(
+        timeout=2000
+    )
+    screenshot(bob_page, "chat-room")
+
+
+def test_plus_menu_opens_with_the_red_packet_entry_by_keyboard(
+    live_asgi, new_page, make_user, group_room
+):
+    from playwright.sync_api import expect
+
+    alice = make_user("alice-menu", password=PASSWORD)
+    room = group_room(alice, name="菜单群")
+    page = new_page(live_asgi)
+    log_in(page, "alice-menu")
+    open_room(page, room)
+    plus = page.get_by_role("button", name="更多功能")
+    plus.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("menuitem", name="红包")).to_be_focused()
+    expect(plus).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "chat-plus-menu")
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("menuitem", name="红包")).to_be_hidden()

@@ -1,0 +1,339 @@
+"""The room websocket end to end: the real ASGI application (origin check, session or
+token auth, routing) with the configured channel layer (in-memory, or Redis in CI)."""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.db import connections, transaction
+
+from chat import services
+from redpacket.accounts.services import token_issue
+from redpacket.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ORIGIN = (b"origin", b"http://testserver")
+
+
+def run(coroutine_function):
+    """Run an async scenario from a sync test (pytest-asyncio is not used here).
+
+    In a thread of its own: once a Playwright test of the same session has left an event
+    loop in the main thread, `async_to_sync` refuses to run there.
+    """
+
+    def in_thread():
+        try:
+            return async_to_sync(coroutine_function)()
+        finally:
+            connections.close_all()  # this thread's connection would outlive the test
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(in_thread).result()
+
+
+def token_for(user) -> str:
+    """The user's API token (issued in sync code, outside the scenario's event loop)."""
+    return token_issue(user=user).key
+
+
+def communicator(path: str, *, origin=ORIGIN, cookie: str | None = None):
+    headers = [origin] if origin else []
+    if cookie:
+        headers.append((b"cookie", cookie.encode()))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+@asynccontextmanager
+async def connected(path: str, **kwargs):
+    socket = communicator(path, **kwargs)
+    accepted, _ = await socket.connect(timeout=3)
+    assert accepted, f"{path} was refused"
+    try:
+        yield socket
+    finally:
+        await socket.disconnect()
+
+
+async def refused(path: str, **kwargs) -> bool:
+    socket = communicator(path, **kwargs)
+    accepted, _ = await socket.connect(timeout=3)
+    if accepted:
+        await socket.disconnect()
+    return not accepted
+
+
+@pytest.fixture
+def pair(make_user, group_room):
+    alice, bob = make_user(), make_user()
+    room = group_room(alice, bob)
+    return room, alice, bob
+
+
+def test_member_receives_message_new_for_another_members_api_post(pair, auth_client):
+    room, alice, bob = pair
+    client = auth_client(alice)
+
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+            response = await database_sync_to_async(client.post)(
+                f"/api/rooms/{room.pk}/messages", {"text": "新年好"}, format="json"
+            )
+            assert response.status_code == 201
+            event = await socket.receive_json_from(timeout=3)
+            assert event["type"] == "message.new"
+            assert event["message"]["id"] == response.json()["id"]
+            assert event["message"]["text"] == "新年好"
+            assert event["message"]["sender"]["id"] == alice.pk
+            assert event["message"]["room_id"] == room.pk
+
+    run(scenario)
+
+
+def test_message_send_frame_posts_and_every_member_receives_it(pair):
+    room, alice, bob = pair
+
+    alice_token = token_for(alice)
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with (
+            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
+            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+        ):
+            await alice_socket.send_json_to({"type": "message.send", "text": " 发红包啦 "})
+            for socket in (bob_socket, alice_socket):
+                event = await socket.receive_json_from(timeout=3)
+                assert event["type"] == "message.new"
+                assert event["message"]["text"] == "发红包啦"
+                assert event["message"]["sender"]["id"] == alice.pk
+
+    run(scenario)
+    assert room.messages.filter(kind="text", sender=alice).count() == 1
+
+
+def test_session_cookie_authenticates_the_browser(pair, client):
+    room, alice, bob = pair
+    client.force_login(bob)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/", cookie=cookie) as socket:
+            await database_sync_to_async(services.message_post_text)(
+                room=room, sender=alice, text="cookie"
+            )
+            assert (await socket.receive_json_from(timeout=3))["message"]["text"] == "cookie"
+
+    run(scenario)
+
+
+def test_non_member_anonymous_bad_token_and_foreign_origin_are_refused(pair, make_user):
+    room, alice, _ = pair
+    outsider = make_user()
+
+    alice_token = token_for(alice)
+    outsider_token = token_for(outsider)
+
+    async def scenario():
+        assert await refused(f"/ws/rooms/{room.pk}/?token={outsider_token}")
+        assert await refused(f"/ws/rooms/{room.pk}/")
+        assert await refused(f"/ws/rooms/{room.pk}/?token=not-a-token")
+        assert await refused(f"/ws/rooms/{room.pk + 999}/?token={alice_token}")
+        assert await refused(f"/ws/rooms/{10**25}/?token={alice_token}")
+        assert await refused(
+            f"/ws/rooms/{room.pk}/?token={alice_token}",
+            origin=(b"origin", b"http://evil.example"),
+        )
+        assert await refused(f"/ws/rooms/{room.pk}/?token={alice_token}", origin=None)
+        assert await refused("/ws/me/?token=not-a-token")
+        # The same member with the right origin is let in: the refusals above were real.
+        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}"):
+            pass
+
+    run(scenario)
+
+
+def test_message_in_a_rolled_back_transaction_is_never_delivered(pair):
+    room, alice, bob = pair
+
+    def post_then_roll_back():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.message_post_text(room=room, sender=alice, text="rolled back")
+            raise RuntimeError("the surrounding work failed")
+
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+            await database_sync_to_async(post_then_roll_back)()
+            assert await socket.receive_nothing(timeout=0.5)
+            await database_sync_to_async(services.message_post_text)(
+                room=room, sender=alice, text="committed"
+            )
+            event = await socket.receive_json_from(timeout=3)
+            assert event["message"]["text"] == "committed"
+
+    run(scenario)
+    assert not room.messages.filter(text="rolled back").exists()
+
+
+def test_bad_frames_get_error_frames_and_the_socket_stays_open(pair):
+    room, alice, _ = pair
+
+    alice_token = token_for(alice)
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as socket:
+            await socket.send_to(text_data="{not json")
+            assert (await socket.receive_json_from(timeout=3))["code"] == "parse_error"
+            await socket.send_to(bytes_data=b"\x00\x01")
+            assert (await socket.receive_json_from(timeout=3))["type"] == "error"
+            for frame, code in [
+                ({"type": "dance"}, "unknown_type"),
+                (["message.send"], "unknown_type"),
+                ({"type": "message.send"}, "invalid"),
+                ({"type": "message.send", "text": 5}, "invalid"),
+                ({"type": "message.send", "text": "   "}, "empty_text"),
+                ({"type": "message.send", "text": "长" * 5000}, "text_too_long"),
+            ]:
+                await socket.send_json_to(frame)
+                error = await socket.receive_json_from(timeout=3)
+                assert error["type"] == "error" and error["code"] == code, (frame, error)
+                assert error["message"]
+            await socket.send_json_to({"type": "message.send", "text": "still here"})
+            event = await socket.receive_json_from(timeout=3)
+            assert event["type"] == "message.new" and event["message"]["text"] == "still here"
+
+    run(scenario)
+    assert list(room.messages.filter(kind="text").values_list("text", flat=True)) == ["still here"]
+
+
+def test_message_send_over_the_rate_limit_gets_an_error_frame(pair, monkeypatch):
+    from chat.throttles import ChatMessageThrottle
+
+    monkeypatch.setattr(ChatMessageThrottle, "THROTTLE_RATES", {"chat": "1/min"})
+    room, alice, _ = pair
+
+    alice_token = token_for(alice)
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as socket:
+            await socket.send_json_to({"type": "message.send", "text": "one"})
+            assert (await socket.receive_json_from(timeout=3))["type"] == "message.new"
+            await socket.send_json_to({"type": "message.send", "text": "two"})
+            error = await socket.receive_json_from(timeout=3)
+            assert error == {"type": "error", "code": "rate_limited", "message": error["message"]}
+
+    run(scenario)
+
+
+def test_private_notice_reaches_only_its_recipient_on_any_of_their_sockets(
+    pair, group_room, make_user
+):
+    room, alice, bob = pair
+    other_room = group_room(alice, name="另一个群")
+
+    alice_token = token_for(alice)
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with (
+            connected(f"/ws/rooms/{other_room.pk}/?token={alice_token}") as alice_elsewhere,
+            connected(f"/ws/me/?token={alice_token}") as alice_me,
+            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+        ):
+            await database_sync_to_async(services.message_create)(
+                room=room, sender=None, kind="notice", text="Bob领取了你的红包", recipient=alice
+            )
+            for socket in (alice_elsewhere, alice_me):
+                event = await socket.receive_json_from(timeout=3)
+                assert event["type"] == "message.new"
+                assert event["message"]["room_id"] == room.pk  # the page filters on it
+                assert event["message"]["recipient_id"] == alice.pk
+            assert await bob_socket.receive_nothing(timeout=0.3)
+
+    run(scenario)
+
+
+def test_events_published_by_other_apps_are_forwarded_unchanged(pair):
+    from chat.events import publish_on_commit, room_group, user_group
+
+    room, _, bob = pair
+    claimed = {
+        "type": "packet.claimed",
+        "packet_id": 5,
+        "user": {"id": bob.pk},
+        "claimed_count": 1,
+        "count": 3,
+    }
+    credited = {"type": "wallet.credited", "amount_fen": 188, "balance_fen": 1188}
+
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+
+            def publish():
+                with transaction.atomic():
+                    publish_on_commit(room_group(room.pk), claimed)
+                    publish_on_commit(user_group(bob.pk), credited)
+
+            await database_sync_to_async(publish)()
+            received = [await socket.receive_json_from(timeout=3) for _ in range(2)]
+            assert sorted(received, key=lambda e: e["type"]) == [claimed, credited]
+
+    run(scenario)
+
+
+def test_message_new_is_decorated_for_each_viewer(pair, message_decorator):
+    room, alice, bob = pair
+
+    @message_decorator
+    def add_viewer(messages, viewer):
+        for message in messages:
+            message["seen_by"] = viewer.pk
+
+    alice_token = token_for(alice)
+    bob_token = token_for(bob)
+
+    async def scenario():
+        async with (
+            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
+            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+        ):
+            await database_sync_to_async(services.message_post_text)(
+                room=room, sender=alice, text="hi"
+            )
+            alice_event, bob_event = await asyncio.gather(
+                alice_socket.receive_json_from(timeout=3), bob_socket.receive_json_from(timeout=3)
+            )
+            assert alice_event["message"]["seen_by"] == alice.pk
+            assert bob_event["message"]["seen_by"] == bob.pk
+
+    run(scenario)
+
+
+def test_member_added_later_can_connect(pair, make_user):
+    room, alice, _ = pair
+    carol = make_user()
+
+    carol_token = token_for(carol)
+
+    async def scenario():
+        assert await refused(f"/ws/rooms/{room.pk}/?token={carol_token}")
+        await database_sync_to_async(services.room_add_members)(
+            room=room, actor=alice, user_ids=[carol.pk]
+        )
+        async with connected(f"/ws/rooms/{room.pk}/?token={carol_token}"):
+            pass
+
+    run(scenario)
