@@ -183,6 +183,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoomKindEnum": "chat.models.Room.Kind",
         "MessageKindEnum": "chat.models.Message.Kind",
+        "PacketKindEnum": "redpacket.models.Packet.Kind",
+        "PacketStatusEnum": "redpacket.models.Packet.Status",
     },
 }
 
@@ -247,3 +249,9 @@ PIN_MAX_ATTEMPTS = 5
 PIN_LOCK_SECONDS = 3 * 3600
 SMS_CODE_TTL_SECONDS = 300
 SMS_CODE_MAX_ATTEMPTS = 5
+
+# --- Red packets (SPEC §3) -------------------------------------------------------------
+REDPACKET_MAX_COUNT = env.int("REDPACKET_MAX_COUNT", default=100)
+REDPACKET_MAX_SHARE_FEN = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
+REDPACKET_GREETING_MAX = 25
+REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"

@@ -11,6 +11,7 @@ api_patterns = [
     path("", include("redpacket.accounts.api.urls")),
     path("", include("wallet.api.urls")),
     path("", include("chat.api.urls")),
+    path("", include("redpacket.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -52,7 +52,7 @@ def system_account(kind: str) -> Account:
         raise ValueError("user wallets are per user: use account_for_user")
     account_id = _system_account_ids.get(kind)
     if account_id is not None:
-        account = Account.objects.filter(pk=account_id).first()
+        account = Account.objects.filter(pk=account_id, kind=kind).first()
         if account is not None:
             return account
     account = Account.objects.filter(kind=kind).first()

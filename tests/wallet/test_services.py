@@ -78,7 +78,7 @@ def test_escrow_round_trip(make_user, fund):
     assert created and not again
     assert balance_of(alice) == 400 and balance_of(bob) == 600
     assert system_balance(Account.Kind.PACKET_ESCROW) == 0
-    assert_invariants()
+    assert ledger_findings() == []  # no packet behind "claim:1": the wallet alone is checked
 
 
 def test_card_charge_refunds_the_card_when_the_block_fails(make_user, bind_card):

@@ -1,0 +1,75 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from redpacket import services
+from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from redpacket.core.money import yuan
+from redpacket.models import Claim, Packet
+
+
+class ClaimInline(ReadOnlyTabularInline):
+    model = Claim
+    fields = ("index", "user", "amount_fen", "opened_at", "credit_status", "credited_at")
+    readonly_fields = fields
+    ordering = ("index",)
+
+
+@admin.register(Packet)
+class PacketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "kind",
+        "sender",
+        "room",
+        "count",
+        "total",
+        "remaining_count",
+        "status",
+        "created_at",
+        "expires_at",
+    )
+    list_filter = ("kind", "status")
+    search_fields = ("=id", "sender__username", "greeting")
+    date_hierarchy = "created_at"
+    list_select_related = ("sender", "room")
+    inlines = [ClaimInline]
+    actions = ["expire_and_refund"]
+
+    @admin.display(description=_("金额"), ordering="total_fen")
+    def total(self, packet: Packet) -> str:
+        return yuan(packet.total_fen)
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        # Read-only, but the change list must allow the action.
+        return obj is None and request.user.is_staff
+
+    @admin.action(description=_("立即过期并退款"))
+    def expire_and_refund(self, request, queryset):  # type: ignore[no-untyped-def]
+        done = sum(
+            services.packet_expire(packet_id=packet_id, force=True)
+            for packet_id in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(
+            request,
+            ngettext("%(n)d 个红包已过期并退款。", "%(n)d 个红包已过期并退款。", done)
+            % {"n": done},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(Claim)
+class ClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "packet",
+        "index",
+        "user",
+        "amount_fen",
+        "opened_at",
+        "credit_status",
+        "credited_at",
+    )
+    list_filter = ("credit_status",)
+    search_fields = ("=packet__id", "user__username")
+    list_select_related = ("packet", "user")

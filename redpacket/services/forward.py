@@ -1,0 +1,52 @@
+"""继续发送此红包 — the sender re-posts an unfinished packet to a room."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from chat import selectors as chat_selectors
+from chat import services as chat_services
+from chat.api.serializers import message_data
+from chat.models import Message
+from redpacket import errors, facts
+from redpacket.accounts.models import User
+from redpacket.models import Packet
+from redpacket.services.common import public_packet, publish_to_rooms
+from redpacket.services.open import member_room, packet_facts_for
+
+
+def packet_forward(*, user: User, packet_id: int, room_id: object) -> Message:
+    """Post the packet again in `room_id` (a room the sender is in); its members may
+    then open it too. Only the sender, only while it is neither finished nor expired."""
+    packet_facts = packet_facts_for(packet_id)
+    if member_room(packet_facts, user.pk) is None:
+        raise errors.PacketNotFound()
+    if packet_facts["sender_id"] != user.pk:
+        raise errors.PacketNotAllowed(gettext("只有发红包的人可以继续发送"))
+    room = chat_selectors.room_for_member(user=user, room_id=room_id)
+    with transaction.atomic():
+        packet = Packet.objects.select_for_update().get(pk=packet_id)
+        if packet.status == Packet.Status.FINISHED:
+            raise errors.PacketFinished()
+        if packet.status == Packet.Status.EXPIRED or packet.expires_at <= timezone.now():
+            raise errors.PacketExpired()
+        message = chat_services.message_create(
+            room=room,
+            sender=user,
+            kind=Message.Kind.PACKET,
+            text=packet.greeting,
+            packet_id=packet.pk,
+            publish=False,
+        )
+        transaction.on_commit(lambda: facts.forget(packet.pk))
+        publish_to_rooms(
+            [room.pk],
+            {
+                "type": "packet.new",
+                "message": message_data(message),
+                "packet": public_packet(facts.facts_of(packet)),
+            },
+        )
+    return message
