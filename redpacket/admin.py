@@ -5,7 +5,7 @@ from django.utils.translation import ngettext
 from redpacket import services
 from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
 from redpacket.core.money import yuan
-from redpacket.models import Claim, Packet
+from redpacket.models import Claim, Packet, ReconciliationFinding, ReconciliationRun
 
 
 class ClaimInline(ReadOnlyTabularInline):
@@ -73,3 +73,43 @@ class ClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("credit_status",)
     search_fields = ("=packet__id", "user__username")
     list_select_related = ("packet", "user")
+
+
+class FindingInline(ReadOnlyTabularInline):
+    model = ReconciliationFinding
+    fields = ("kind", "object", "expected", "actual")
+    readonly_fields = fields
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "started_at",
+        "finished_at",
+        "status",
+        "packets_checked",
+        "findings_count",
+        "requeued_credits",
+        "summary",
+    )
+    list_filter = ("status",)
+    inlines = [FindingInline]
+    actions = ["run_again"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return obj is None and request.user.is_staff
+
+    @admin.action(description=_("立即重新对账"))
+    def run_again(self, request, queryset):  # type: ignore[no-untyped-def]
+        from redpacket.tasks import reconcile
+
+        reconcile.delay()
+        self.message_user(request, _("已开始对账，完成后显示在列表中。"), messages.SUCCESS)
+
+
+@admin.register(ReconciliationFinding)
+class ReconciliationFindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "run", "kind", "object", "expected", "actual")
+    list_filter = ("kind",)
+    search_fields = ("object",)

@@ -118,8 +118,12 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ----------------------------------------------------------------------------
+# The broker only carries wake-ups: a claim's "pending" state is committed with the claim,
+# and the sweeper re-queues whatever a lost message left behind.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory")
+)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -130,7 +134,29 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Larger shares are credited first (大额优先): message priorities 0–9. RabbitMQ declares
+# the queue with x-max-priority; Redis emulates priorities with one list per level, and the
+# "priority" order makes a worker always drain the most urgent list first.
+CELERY_TASK_QUEUE_MAX_PRIORITY = 10
+CELERY_TASK_DEFAULT_PRIORITY = 5
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "priority_steps": list(range(10)),
+    "sep": ":",
+    "queue_order_strategy": "priority",
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+}
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_BEAT_SCHEDULE = {
+    "expire-packets": {"task": "redpacket.tasks.expire_packets", "schedule": 60.0},
+    "credit-sweep": {
+        "task": "redpacket.tasks.credit_sweep",
+        "schedule": env.float("CREDIT_SWEEP_EVERY_SECONDS", default=60.0),
+    },
+    "reconcile": {
+        "task": "redpacket.tasks.reconcile",
+        "schedule": env.float("RECONCILE_EVERY_SECONDS", default=3600.0),
+    },
+}
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -255,3 +281,17 @@ REDPACKET_MAX_COUNT = env.int("REDPACKET_MAX_COUNT", default=100)
 REDPACKET_MAX_SHARE_FEN = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
 REDPACKET_GREETING_MAX = 25
 REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
+# Crediting: shares at or above each threshold jump one priority level (大额优先);
+# claims still pending this long are queued again by the sweeper.
+CREDIT_PRIORITY_THRESHOLDS_FEN = [100, 500, 2_000, 10_000]
+CREDIT_SWEEP_AFTER_SECONDS = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
+
+# 对账: the whole-system checks run besides the per-packet one (each returns findings).
+RECONCILIATION_CHECKS = [
+    "wallet.selectors.ledger_findings",
+    "redpacket.audit.credit_findings",
+    "redpacket.audit.duplicate_claim_findings",
+]
+# A bank payment is in flight between the bank's answer and our commit: statement rows
+# younger than this are compared at the next run.
+RECONCILE_SETTLE_SECONDS = env.int("RECONCILE_SETTLE_SECONDS", default=60)

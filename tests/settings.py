@@ -13,3 +13,6 @@ from redpacket.settings import *  # noqa: F403
 # from the source folders (no collectstatic in a test run).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Nothing is in flight when a test checks the invariants: compare every statement row.
+RECONCILE_SETTLE_SECONDS = 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -130,19 +131,26 @@ def ledger_findings() -> list[Finding]:
 
 def statement_findings() -> list[Finding]:
     """The sandbox bank's successful debits/credits against the clearing account's legs,
-    matched by reference and amount (a debit at the bank = money into our system)."""
+    matched by reference and amount (a debit at the bank = money into our system).
+
+    A payment is in flight for a moment between the bank's answer and our commit; rows
+    younger than RECONCILE_SETTLE_SECONDS on either side wait for the next run."""
     findings: list[Finding] = []
+    cutoff = timezone.now() - timedelta(seconds=settings.RECONCILE_SETTLE_SECONDS)
+    lines = SandboxStatementLine.objects.filter(outcome="ok").exclude(operation="bind")
+    legs = Entry.objects.filter(account__kind=Account.Kind.BANK_CLEARING)
+    if settings.RECONCILE_SETTLE_SECONDS:
+        lines = lines.filter(created_at__lte=cutoff)
+        legs = legs.filter(transaction__created_at__lte=cutoff)
     bank: dict[str, int] = {}
-    for line in SandboxStatementLine.objects.filter(outcome="ok").exclude(operation="bind"):
+    for line in lines:
         signed = -line.amount_fen if line.operation == "debit" else line.amount_fen
         reference = (
             line.reference.removesuffix(":refund") if line.operation == "credit" else line.reference
         )
         bank[reference] = bank.get(reference, 0) + signed
     ours: dict[str, int] = {}
-    clearing_legs = Entry.objects.filter(account__kind=Account.Kind.BANK_CLEARING).values_list(
-        "transaction__reference", "amount_fen"
-    )
+    clearing_legs = legs.values_list("transaction__reference", "amount_fen")
     for reference, amount in clearing_legs:
         reference = reference.removesuffix(":reversal")
         ours[reference] = ours.get(reference, 0) + amount

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chat.events import publish_on_commit, user_group
@@ -39,3 +42,11 @@ def claim_credit(*, claim_id: int) -> bool:
             },
         )
     return True
+
+
+def claims_pending(*, older_than: timedelta) -> QuerySet[Claim]:
+    """Claims whose credit is still pending after `older_than` (largest first): the
+    broker lost their message, or a worker died holding it."""
+    return Claim.objects.filter(
+        credit_status=Claim.CreditStatus.PENDING, opened_at__lt=timezone.now() - older_than
+    ).order_by("-amount_fen", "pk")

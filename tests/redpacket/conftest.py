@@ -71,3 +71,47 @@ def send():
         )
 
     return send
+
+
+# A worker's sweeper (its embedded beat) looks every second for credits pending 2 s.
+FAST_SWEEP = {"CREDIT_SWEEP_EVERY_SECONDS": "1", "CREDIT_SWEEP_AFTER_SECONDS": "2"}
+
+
+def all_credited() -> bool:
+    from redpacket.models import Claim
+
+    return not Claim.objects.filter(credit_status="pending").exists()
+
+
+@pytest.fixture
+def workers():
+    """Start real Celery workers (`tests.workers.Worker`); all are stopped afterwards."""
+    from tests.workers import Worker
+
+    started = []
+
+    def start(**kwargs):
+        worker = Worker(**kwargs)
+        started.append(worker)
+        return worker.wait_ready()
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def people(make_user, fund):  # noqa: F811
+    """A group room with a funded sender and `n` other members."""
+    from chat import services as chat_services
+
+    def make(n, money=1_000_000):
+        sender = make_user()
+        fund(sender, money)
+        members = [make_user() for _ in range(n)]
+        room = chat_services.room_create_group(
+            creator=sender, name="入账", member_ids=[m.pk for m in members]
+        )
+        return room, sender, members
+
+    return make
