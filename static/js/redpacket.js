@@ -207,6 +207,7 @@
     let pending = null;
     let releaseKeys = null;
     let pinError = "";
+    let openedAt = 0;
 
     function payWith() {
       const checked = sheet.querySelector('input[name="sheet_pay_with"]:checked');
@@ -226,6 +227,7 @@
       setSheetError(config.pin_locked ? config.pin_locked_text : "");
       confirm.disabled = Boolean(config.pin_locked);
       addCard.hidden = true;
+      openedAt = Date.now();
       sheet.hidden = false;
       releaseKeys = trapKeys(sheet, closeSheet);
       confirm.focus();
@@ -305,7 +307,10 @@
 
     confirm.addEventListener("click", pay);
     sheet.querySelectorAll("[data-sheet-close]").forEach((b) => b.addEventListener("click", closeSheet));
-    sheet.addEventListener("click", (event) => { if (event.target === sheet) closeSheet(); });
+    sheet.addEventListener("click", (event) => {
+      // The second tap of a double tap lands on the backdrop: it must not close the sheet.
+      if (event.target === sheet && Date.now() - openedAt > 500) closeSheet();
+    });
 
     setKind(kind);
     render();
