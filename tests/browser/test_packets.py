@@ -176,6 +176,18 @@ def test_a_late_open_switches_the_overlay_to_the_finished_card(live_asgi, new_pa
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
 
+    # A packet message without the per-viewer summary still draws, as an active packet.
+    state, text = page.evaluate(
+        """() => {
+          const node = RPChat.renderers.packet({id: 999999, room_id: RPChat.room.id,
+            kind: "packet", text: "没有摘要", packet_id: 424242, sender: RPChat.me,
+            created_at: new Date().toISOString()}, {frame: RPChat.frame});
+          return [node.querySelector(".packet-bubble").dataset.packetState, node.textContent];
+        }"""
+    )
+    assert state == "active" and "没有摘要" in text and "微信红包" in text
+    assert "已领取" not in text
+
 
 def test_the_pages_in_english(live_asgi, new_page, group, send):
     room, (alice, bob, _carol) = group(3)
