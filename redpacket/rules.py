@@ -33,6 +33,25 @@ class Limits:
     default_greeting: str = "恭喜发财，大吉大利"
 
 
+def send_error_texts(limits: Limits) -> dict[str, str]:
+    """Every text `send_errors` may answer with, by name, in the active language. The send
+    page hands them to its script, so the inline errors read exactly as the server's."""
+    return {
+        "kind_invalid": _("红包类型无效"),
+        "kind_direct": _("单聊只能发普通红包"),
+        "count_min": _("红包个数至少为1个"),
+        "count_max": _("红包个数不可超过%(max)d个") % {"max": limits.max_count},
+        "count_direct": _("单聊红包个数只能为1个"),
+        "count_members": _("红包个数不可超过群人数"),
+        "total_required": _("请填写总金额"),
+        "share_required": _("请填写单个金额"),
+        "too_small": _("单个红包金额不可低于%(min)s元") % {"min": yuan_plain(limits.min_share_fen)},
+        "too_big": _("单个红包金额不可超过%(max)s元")
+        % {"max": yuan_plain(limits.max_share_fen).removesuffix(".00")},
+        "greeting_max": _("祝福语不可超过%(max)d个字") % {"max": limits.greeting_max},
+    }
+
+
 def send_errors(
     *,
     kind: str,
@@ -44,47 +63,61 @@ def send_errors(
     member_count: int,
     limits: Limits,
 ) -> dict[str, str]:
-    """Field → message for everything wrong with a packet about to be sent (empty: valid)."""
+    """Field → message for everything wrong with a packet about to be sent (empty: valid).
+
+    static/js/redpacket.js mirrors these checks in the same order for the send page's
+    inline errors (with the texts of `send_error_texts`); change both together."""
     errors: dict[str, str] = {}
-    too_big = _("单个红包金额不可超过%(max)s元") % {
-        "max": yuan_plain(limits.max_share_fen).removesuffix(".00")
-    }
-    too_small = _("单个红包金额不可低于%(min)s元") % {"min": yuan_plain(limits.min_share_fen)}
+    texts = send_error_texts(limits)
 
     if kind not in (LUCKY, NORMAL):
-        errors["kind"] = _("红包类型无效")
+        errors["kind"] = texts["kind_invalid"]
         return errors
     if room_is_direct and kind != NORMAL:
-        errors["kind"] = _("单聊只能发普通红包")
+        errors["kind"] = texts["kind_direct"]
     if count is None or count < 1:
-        errors["count"] = _("红包个数至少为1个")
+        errors["count"] = texts["count_min"]
     elif count > limits.max_count:
-        errors["count"] = _("红包个数不可超过%(max)d个") % {"max": limits.max_count}
+        errors["count"] = texts["count_max"]
     elif room_is_direct and count != 1:
-        errors["count"] = _("单聊红包个数只能为1个")
+        errors["count"] = texts["count_direct"]
     elif not room_is_direct and count > member_count:
-        errors["count"] = _("红包个数不可超过群人数")
+        errors["count"] = texts["count_members"]
 
     if kind == LUCKY:
         if total_fen is None:
-            errors["total_fen"] = _("请填写总金额")
+            errors["total_fen"] = texts["total_required"]
         elif count and "count" not in errors:
             if total_fen < count * limits.min_share_fen:
-                errors["total_fen"] = too_small
+                errors["total_fen"] = texts["too_small"]
             elif total_fen > count * limits.max_share_fen:
-                errors["total_fen"] = too_big
+                errors["total_fen"] = texts["too_big"]
         elif total_fen < limits.min_share_fen:
-            errors["total_fen"] = too_small
+            errors["total_fen"] = texts["too_small"]
     else:
         if share_fen is None:
-            errors["share_fen"] = _("请填写单个金额")
+            errors["share_fen"] = texts["share_required"]
         elif share_fen < limits.min_share_fen:
-            errors["share_fen"] = too_small
+            errors["share_fen"] = texts["too_small"]
         elif share_fen > limits.max_share_fen:
-            errors["share_fen"] = too_big
+            errors["share_fen"] = texts["too_big"]
     if len(greeting) > limits.greeting_max:
-        errors["greeting"] = _("祝福语不可超过%(max)d个字") % {"max": limits.greeting_max}
+        errors["greeting"] = texts["greeting_max"]
     return errors
+
+
+def switch_kind(*, to_kind: str, count: int | None, amount_fen: int | None) -> int | None:
+    """The send page's switch keeps what was typed (SPEC §4): to normal, 单个金额 = 总金额 ÷
+    个数 rounded down to the fen; to lucky, 总金额 = 单个金额 × 个数. `amount_fen` is the
+    amount field being left; None when there is nothing to carry over.
+    static/js/redpacket.js does the same in the browser."""
+    if amount_fen is None:
+        return None
+    if not count or count < 1:
+        return amount_fen
+    if to_kind == NORMAL:
+        return amount_fen // count
+    return amount_fen * count
 
 
 def effective_status(status: str, expires_at_ts: float, now_ts: float) -> str:
@@ -101,10 +134,12 @@ def open_view(*, is_sender: bool, count: int, status: str, my_amount: int | None
         return "opened"
     if status == EXPIRED:
         return "expired"
-    if status == FINISHED:
-        return "finished"
+    # The sender of a count-1 packet never sees its open page ("—" in the finished row):
+    # they go to the result page, also once the recipient has taken it.
     if is_sender and count == 1:
         return "waiting"
+    if status == FINISHED:
+        return "finished"
     return "open"
 
 

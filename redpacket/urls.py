@@ -27,6 +27,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("chat/", include("chat.urls")),
     path("wallet/", include("wallet.urls")),
+    path("packets/", include("redpacket.page_urls")),
 ]
 
 handler400 = "redpacket.core.views.bad_request"

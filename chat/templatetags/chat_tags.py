@@ -7,10 +7,20 @@ import datetime as dt
 from django import template
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 register = template.Library()
 
-_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+# Marked for extraction; translated when shown.
+_WEEKDAYS = (
+    gettext_noop("星期一"),
+    gettext_noop("星期二"),
+    gettext_noop("星期三"),
+    gettext_noop("星期四"),
+    gettext_noop("星期五"),
+    gettext_noop("星期六"),
+    gettext_noop("星期日"),
+)
 
 
 @register.filter

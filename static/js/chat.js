@@ -267,7 +267,9 @@
     if (!event || typeof event.type !== "string") return;
     if (event.type === "error") {
       showError(event.message);
-    } else if (belongsHere(event) && event.message && (event.type === "message.new" || event.type === "packet.new")) {
+    } else if (belongsHere(event) && event.message && ["message.new", "packet.new", "notice"].includes(event.type)) {
+      // A `notice` (e.g. "Bob领取了你的红包", to the packet's sender only) carries its
+      // stored notice message: it shows as a centred line like one from history.
       insertMessages([event.message]);
       markReadSoon();
     }
