@@ -81,8 +81,8 @@ def _pay(request, form, pay, template, title):  # type: ignore[no-untyped-def]
     return render(request, template, {"form": form, "title": title})
 
 
-@login_required
-def topup(request):
+def _card_payment_page(request, payment, title):  # type: ignore[no-untyped-def]
+    """Top-up and withdraw: between the user's change and one of their cards."""
     summary = selectors.wallet_summary(user=request.user)
     if not summary.cards:
         messages.info(request, _("请先添加银行卡"))
@@ -91,7 +91,7 @@ def topup(request):
     return _pay(
         request,
         form,
-        lambda data: payments.payment_topup(
+        lambda data: payment(
             user=request.user,
             card_id=data["card_id"],
             amount_fen=data["amount_fen"],
@@ -99,30 +99,18 @@ def topup(request):
             request_key=data["idempotency_key"],
         ),
         "wallet/pay.html",
-        _("充值"),
+        title,
     )
+
+
+@login_required
+def topup(request):
+    return _card_payment_page(request, payments.payment_topup, _("充值"))
 
 
 @login_required
 def withdraw(request):
-    summary = selectors.wallet_summary(user=request.user)
-    if not summary.cards:
-        messages.info(request, _("请先添加银行卡"))
-        return redirect("wallet:card_add")
-    form = CardPaymentForm(request.POST or None, cards=summary.cards, needs_pin=summary.has_pin)
-    return _pay(
-        request,
-        form,
-        lambda data: payments.payment_withdraw(
-            user=request.user,
-            card_id=data["card_id"],
-            amount_fen=data["amount_fen"],
-            pin=data.get("pin"),
-            request_key=data["idempotency_key"],
-        ),
-        "wallet/pay.html",
-        _("提现"),
-    )
+    return _card_payment_page(request, payments.payment_withdraw, _("提现"))
 
 
 @login_required

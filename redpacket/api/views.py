@@ -97,24 +97,33 @@ def _year(request) -> int:  # type: ignore[no-untyped-def]
     return query.validated_data.get("year") or timezone.localdate().year
 
 
+def _records(view, request, records, rows, *, row, row_serializer, totals):  # type: ignore[no-untyped-def]
+    """我的红包 records: the year's totals and one page of rows, `{"results", "next"}`."""
+    paginator = NextPagination()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return Response(
+        {
+            **{key: records[key] for key in totals},
+            "results": row_serializer([row(item) for item in page], many=True).data,
+            "next": paginator.get_next_link(),
+        }
+    )
+
+
 class ReceivedApi(APIView):
     @extend_schema(
         parameters=[YearQuery], responses=ReceivedSerializer, operation_id="packets_received"
     )
     def get(self, request):
         records = selectors.packets_received(user=request.user, year=_year(request))
-        paginator = NextPagination()
-        page = paginator.paginate_queryset(records["claims"], request, view=self)
-        return Response(
-            {
-                "total_fen": records["total_fen"],
-                "count": records["count"],
-                "best_luck_count": records["best_luck_count"],
-                "results": ReceivedRow(
-                    [selectors.received_row(claim) for claim in page], many=True
-                ).data,
-                "next": paginator.get_next_link(),
-            }
+        return _records(
+            self,
+            request,
+            records,
+            records["claims"],
+            row=selectors.received_row,
+            row_serializer=ReceivedRow,
+            totals=("total_fen", "count", "best_luck_count"),
         )
 
 
@@ -122,13 +131,12 @@ class SentApi(APIView):
     @extend_schema(parameters=[YearQuery], responses=SentSerializer, operation_id="packets_sent")
     def get(self, request):
         records = selectors.packets_sent(user=request.user, year=_year(request))
-        paginator = NextPagination()
-        page = paginator.paginate_queryset(records["packets"], request, view=self)
-        return Response(
-            {
-                "total_fen": records["total_fen"],
-                "count": records["count"],
-                "results": SentRow([selectors.sent_row(packet) for packet in page], many=True).data,
-                "next": paginator.get_next_link(),
-            }
+        return _records(
+            self,
+            request,
+            records,
+            records["packets"],
+            row=selectors.sent_row,
+            row_serializer=SentRow,
+            totals=("total_fen", "count"),
         )

@@ -1,7 +1,7 @@
 """Wallet API (API.md "Wallet"): thin views — input serializer → service → output."""
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
@@ -79,36 +79,42 @@ class _PaymentApi(IdempotentMixin, APIView):
     throttle_classes = [MoneyThrottle]
 
 
-class TopupApi(_PaymentApi):
-    @extend_schema(
+class _CardPaymentApi(_PaymentApi):
+    """A payment between the caller's change and one of their cards (top-up, withdraw)."""
+
+    payment = staticmethod(payments.payment_topup)
+
+    def post(self, request):
+        data = TopupInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = self.payment(
+            user=request.user, request_key=self.idempotency_key, **data.validated_data
+        )
+        return Response({"balance_fen": account.balance_fen})
+
+
+@extend_schema_view(
+    post=extend_schema(
         request=TopupInput,
         responses=BalanceSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         operation_id="wallet_topup",
     )
-    def post(self, request):
-        data = TopupInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        account = payments.payment_topup(
-            user=request.user, request_key=self.idempotency_key, **data.validated_data
-        )
-        return Response({"balance_fen": account.balance_fen})
+)
+class TopupApi(_CardPaymentApi):
+    payment = staticmethod(payments.payment_topup)
 
 
-class WithdrawApi(_PaymentApi):
-    @extend_schema(
+@extend_schema_view(
+    post=extend_schema(
         request=WithdrawInput,
         responses=BalanceSerializer,
         parameters=[IDEMPOTENCY_HEADER],
         operation_id="wallet_withdraw",
     )
-    def post(self, request):
-        data = WithdrawInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        account = payments.payment_withdraw(
-            user=request.user, request_key=self.idempotency_key, **data.validated_data
-        )
-        return Response({"balance_fen": account.balance_fen})
+)
+class WithdrawApi(_CardPaymentApi):
+    payment = staticmethod(payments.payment_withdraw)
 
 
 class TransferApi(_PaymentApi):
