@@ -68,7 +68,10 @@ def _clean_cache():
     """Every test starts with an empty cache (and, on Redis, an empty test database)."""
     from django.core.cache import cache
 
+    from redpacket.gate import packet_store
+
     cache.clear()
+    packet_store().clear()  # the in-process gate of the embedded default (Redis: no-op)
     yield
 
 
