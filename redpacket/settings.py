@@ -130,7 +130,10 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Start due shake campaigns, end those past their end time and refund the rest.
+    "shake-end-campaigns": {"task": "shake.tasks.end_campaigns", "schedule": 60.0},
+}
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -185,6 +188,7 @@ SPECTACULAR_SETTINGS = {
         "MessageKindEnum": "chat.models.Message.Kind",
         "PacketKindEnum": "redpacket.models.Packet.Kind",
         "PacketStatusEnum": "redpacket.models.Packet.Status",
+        "CampaignStatusEnum": "shake.models.Campaign.Status",
     },
 }
 
@@ -255,3 +259,13 @@ REDPACKET_MAX_COUNT = env.int("REDPACKET_MAX_COUNT", default=100)
 REDPACKET_MAX_SHARE_FEN = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
 REDPACKET_GREETING_MAX = 25
 REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
+
+# --- Shake campaigns (SPEC §5) ---------------------------------------------------------
+# Wins a campaign may run ahead of its pace line (count × elapsed ÷ duration).
+SHAKE_BURST = env.int("SHAKE_BURST", default=10)
+# Shakes in flight at once across all web processes; beyond it a shake answers "busy".
+SHAKE_MAX_IN_FLIGHT = env.int("SHAKE_MAX_IN_FLIGHT", default=200)
+# One shake per user per this many milliseconds; faster ones answer "busy" (0: off).
+SHAKE_USER_INTERVAL_MS = env.int("SHAKE_USER_INTERVAL_MS", default=300)
+# The remaining count users see is refreshed each time it drops by this % of the packets.
+SHAKE_REMAINING_STEP_PERCENT = env.int("SHAKE_REMAINING_STEP_PERCENT", default=1)

@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("wallet.api.urls")),
     path("", include("chat.api.urls")),
     path("", include("redpacket.api.urls")),
+    path("", include("shake.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -27,6 +28,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("chat/", include("chat.urls")),
     path("wallet/", include("wallet.urls")),
+    path("shake/", include("shake.urls")),
 ]
 
 handler400 = "redpacket.core.views.bad_request"
