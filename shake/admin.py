@@ -157,6 +157,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_select_related = ("sponsor",)
     date_hierarchy = "starts_at"
     inlines = [TierInline]
+    raw_id_fields = ("sponsor",)
     actions = ["start_now", "end_now"]
     readonly_fields = (
         "status",
@@ -269,6 +270,8 @@ class CampaignAdmin(admin.ModelAdmin):
         )
         # The admin goes on with the form's instance (log, redirect): make it the campaign.
         form.instance.__dict__.update(campaign.__dict__)
+        for formset in formsets:  # saved by the service, not by the formsets
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
         try:

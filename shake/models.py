@@ -37,7 +37,7 @@ class Campaign(models.Model):
         verbose_name=_("赞助方"),
     )
     name = models.CharField(_("活动名称"), max_length=40)
-    greeting = models.CharField(_("祝福语"), max_length=25)
+    greeting = models.CharField(_("祝福语"), max_length=25, blank=True)
     budget_fen = models.BigIntegerField(_("预算（分）"))
     count = models.PositiveIntegerField(_("红包个数"))
     starts_at = models.DateTimeField(_("开始时间"))

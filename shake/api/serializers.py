@@ -41,6 +41,11 @@ class CampaignSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Campaign.Status.choices)
 
 
+class CampaignPageSerializer(serializers.Serializer):
+    results = CampaignSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
+
+
 class ShakeOutput(serializers.Serializer):
     """`{"won": true, "amount_fen", "win_id", "sponsor", "greeting"}` or
     `{"won": false, "reason"}`."""

@@ -114,7 +114,8 @@
     }
   }
 
-  if (typeof window.DeviceMotionEvent !== "undefined") {
+  const touch = "ontouchstart" in window || navigator.maxTouchPoints > 0;
+  if (touch && typeof window.DeviceMotionEvent !== "undefined") {
     if (typeof DeviceMotionEvent.requestPermission === "function") {
       if (motionButton) {
         motionButton.hidden = false;

@@ -419,3 +419,26 @@ def test_campaign_requests_are_idempotent_per_creator(sponsor, make_campaign):
     second = make_campaign(request_key=key, budget_fen=99_999, count=99)
     assert first.pk == second.pk
     assert Campaign.objects.count() == 1
+
+
+def test_a_credit_tells_the_winner_after_commit(
+    monkeypatch, make_user, make_campaign, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr("chat.events._send_now", lambda group, event: sent.append((group, event)))
+    campaign = make_campaign()
+    user = make_user()
+    result = services.campaign_shake(user=user, campaign_id=campaign.pk)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.win_credit(win_id=result.win_id)
+    assert sent == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert (
+        f"user.{user.pk}",
+        {
+            "type": "wallet.credited",
+            "amount_fen": result.amount_fen,
+            "balance_fen": result.amount_fen,
+        },
+    ) in sent
