@@ -11,7 +11,6 @@ from django.utils import timezone
 from shake import facts
 from shake.errors import CampaignNotFound
 from shake.models import Campaign
-from shake.services.shake import remaining_step
 from shake.store import StateView, campaign_store
 
 
@@ -95,5 +94,4 @@ __all__ = [
     "campaign_remaining",
     "campaign_status",
     "campaigns_running",
-    "remaining_step",
 ]

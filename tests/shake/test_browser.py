@@ -29,6 +29,7 @@ def test_the_desktop_button_shakes_and_shows_the_answer(
     log_in(page, "shaker-browser")
     page.get_by_role("link", name="摇一摇").click()
     page.wait_for_url("**/shake/")
+    screenshot(page, "shake-list")
     page.get_by_role("link", name="春晚摇一摇").click()
     expect(page.get_by_test_id("remaining")).to_have_text("300")
 

@@ -124,6 +124,7 @@ def _check_campaign(campaign, results, sponsor, sponsor_before, credit_pending):
     return won, reasons
 
 
+@pytest.mark.slow
 def test_three_hundred_shakers_never_overspend_a_500_packet_campaign(
     shakers, make_campaign, sponsor, live_server, credit_pending
 ):
@@ -139,6 +140,7 @@ def test_three_hundred_shakers_never_overspend_a_500_packet_campaign(
     print(f"\n{len(results)} shakes in {elapsed:.1f}s: {len(won)} won, {dict(reasons)}")
 
 
+@pytest.mark.slow
 def test_redis_flushed_in_the_middle_of_the_storm(
     shakers, make_campaign, sponsor, live_server, credit_pending
 ):
@@ -161,6 +163,7 @@ def test_redis_flushed_in_the_middle_of_the_storm(
     assert 150 <= len(won) <= 500
 
 
+@pytest.mark.slow
 def test_overload_answers_busy_at_once(
     settings, shakers, make_campaign, live_server, credit_pending
 ):
