@@ -41,7 +41,7 @@ def _ensure_user(username: str, display_name: str, password: str, *, staff: bool
 @transaction.atomic
 def seed() -> SeedReport:
     report = SeedReport()
-    _ensure_user("admin", "运营 Admin", ADMIN_PASSWORD, staff=True)
+    admin = _ensure_user("admin", "运营 Admin", ADMIN_PASSWORD, staff=True)
     report.logins.append(("admin", ADMIN_PASSWORD, "staff (admin at /admin/)"))
     users = {}
     for username, display_name in DEMO_USERS:
@@ -54,6 +54,7 @@ def seed() -> SeedReport:
         f"and at least ¥{DEMO_CHANGE_FEN // 100} change."
     )
     _seed_chat(users, report)
+    _seed_campaign(admin, report)
     return report
 
 
@@ -103,3 +104,45 @@ def _seed_chat(users: dict[str, User], report: SeedReport) -> None:
         for sender, text in [(bob, "在吗？"), (alice, "在的，新年好！")]:
             chat.message_create(room=direct, sender=sender, kind="text", text=text, publish=False)
     report.notes.append(f"rooms: {DEMO_GROUP_NAME} (#{group.pk}), alice↔bob (#{direct.pk})")
+
+
+DEMO_CAMPAIGN_KEY = "demo-campaign"
+DEMO_CAMPAIGN_NAME = "新春摇一摇"
+DEMO_CAMPAIGN_BUDGET_FEN = 200_000  # ¥2,000
+DEMO_CAMPAIGN_COUNT = 300
+DEMO_CAMPAIGN_DAYS = 30
+
+
+def _seed_campaign(admin: User, report: SeedReport) -> None:
+    """A running shake campaign sponsored by `admin`, paid from admin's change (topped up
+    for it once). Created once: a second run finds it by its request key."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from shake import services as shake
+    from shake.models import Campaign
+    from wallet import services as wallet
+    from wallet.models import BankCard
+
+    _ensure_wallet(admin)
+    campaign = Campaign.objects.filter(created_by=admin, request_key=DEMO_CAMPAIGN_KEY).first()
+    if campaign is None:
+        wallet.wallet_topup(
+            user=admin,
+            card=BankCard.objects.filter(user=admin, is_active=True).first(),
+            amount_fen=DEMO_CAMPAIGN_BUDGET_FEN,
+            reference="demo-topup:admin:campaign",
+        )
+        campaign = shake.campaign_create(
+            created_by=admin,
+            request_key=DEMO_CAMPAIGN_KEY,
+            name=DEMO_CAMPAIGN_NAME,
+            greeting="新年快乐，摇出好运",
+            budget_fen=DEMO_CAMPAIGN_BUDGET_FEN,
+            count=DEMO_CAMPAIGN_COUNT,
+            ends_at=timezone.now() + timedelta(days=DEMO_CAMPAIGN_DAYS),
+        )
+    report.notes.append(
+        f"shake campaign: {campaign.name} (#{campaign.pk}, sponsored by admin) at /shake/"
+    )

@@ -15,7 +15,6 @@ from django.utils.module_loading import import_string
 
 from redpacket.audit import packet_findings
 from redpacket.models import Packet, ReconciliationFinding, ReconciliationRun
-from redpacket.services import claims_pending
 from wallet.selectors import Finding
 
 CHUNK = 500
@@ -51,7 +50,7 @@ def all_findings(progress: Callable[[int], None] | None = None) -> list[Finding]
 
 def reconcile(*, progress: Callable[[int], None] | None = None) -> ReconciliationRun:
     """Run 对账 once: store the findings, queue stale credits again, and say how it went."""
-    from redpacket.tasks import credit_sweep
+    from redpacket.tasks import credit_sweep, stale_credits
 
     run = ReconciliationRun.objects.create()
     try:
@@ -60,11 +59,11 @@ def reconcile(*, progress: Callable[[int], None] | None = None) -> Reconciliatio
         stale = [
             Finding(
                 "stale_pending_credit",
-                f"claim {claim.pk}",
+                f"{row._meta.model_name} {row.pk}",
                 f"credited within {stale_after}",
-                f"pending since {claim.opened_at:%Y-%m-%d %H:%M:%S}",
+                "still pending",
             )
-            for claim in claims_pending(older_than=stale_after).only("pk", "opened_at")
+            for _task, row in stale_credits(stale_after)
         ]
         requeued = credit_sweep() if stale else 0
         findings += stale

@@ -157,6 +157,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "redpacket.tasks.reconcile",
         "schedule": env.float("RECONCILE_EVERY_SECONDS", default=3600.0),
     },
+    # Start due shake campaigns, end those past their end time and refund the rest.
+    "shake-end-campaigns": {"task": "shake.tasks.end_campaigns", "schedule": 60.0},
 }
 
 # --- Auth ------------------------------------------------------------------------------
@@ -212,6 +214,7 @@ SPECTACULAR_SETTINGS = {
         "MessageKindEnum": "chat.models.Message.Kind",
         "PacketKindEnum": "redpacket.models.Packet.Kind",
         "PacketStatusEnum": "redpacket.models.Packet.Status",
+        "CampaignStatusEnum": "shake.models.Campaign.Status",
     },
 }
 
@@ -286,13 +289,29 @@ REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
 # claims still pending this long are queued again by the sweeper.
 CREDIT_PRIORITY_THRESHOLDS_FEN = [100, 500, 2_000, 10_000]
 CREDIT_SWEEP_AFTER_SECONDS = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
+# What the sweeper looks after: (selector of pending rows older than a delay, credit task).
+CREDIT_SOURCES = [
+    ("redpacket.services.claims_pending", "redpacket.tasks.claim_credit"),
+    ("shake.services.wins_pending", "shake.tasks.win_credit"),
+]
 
 # 对账: the whole-system checks run besides the per-packet one (each returns findings).
 RECONCILIATION_CHECKS = [
     "wallet.selectors.ledger_findings",
     "redpacket.audit.credit_findings",
     "redpacket.audit.duplicate_claim_findings",
+    "shake.audit.campaign_findings",
 ]
 # A bank payment is in flight between the bank's answer and our commit: statement rows
 # younger than this are compared at the next run.
 RECONCILE_SETTLE_SECONDS = env.int("RECONCILE_SETTLE_SECONDS", default=60)
+
+# --- Shake campaigns (SPEC §5) ---------------------------------------------------------
+# Wins a campaign may run ahead of its pace line (count × elapsed ÷ duration).
+SHAKE_BURST = env.int("SHAKE_BURST", default=10)
+# Shakes in flight at once across all web processes; beyond it a shake answers "busy".
+SHAKE_MAX_IN_FLIGHT = env.int("SHAKE_MAX_IN_FLIGHT", default=200)
+# One shake per user per this many milliseconds; faster ones answer "busy" (0: off).
+SHAKE_USER_INTERVAL_MS = env.int("SHAKE_USER_INTERVAL_MS", default=300)
+# The remaining count users see is refreshed each time it drops by this % of the packets.
+SHAKE_REMAINING_STEP_PERCENT = env.int("SHAKE_REMAINING_STEP_PERCENT", default=1)

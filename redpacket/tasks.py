@@ -8,12 +8,15 @@ broker, is the queue of record, and the sweeper finds what a lost message left b
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
 from redpacket import services
 from redpacket.core.queues import queue_credit
@@ -21,7 +24,7 @@ from redpacket.models import Claim
 
 logger = logging.getLogger(__name__)
 
-_CREDIT_TASK = {
+CREDIT_TASK_OPTIONS = {
     "acks_late": True,
     "reject_on_worker_lost": True,
     "autoretry_for": (DatabaseError,),
@@ -33,7 +36,7 @@ _CREDIT_TASK = {
 }
 
 
-@shared_task(**_CREDIT_TASK)
+@shared_task(**CREDIT_TASK_OPTIONS)
 def claim_credit(claim_id: int) -> bool:
     return services.claim_credit(claim_id=claim_id)
 
@@ -43,18 +46,24 @@ def queue_claim_credit(claim: Claim) -> None:
     queue_credit(claim_credit, claim.pk, claim.amount_fen)
 
 
+def stale_credits(older_than: timedelta) -> Iterator[tuple[Any, Any]]:
+    """(credit task, row) for every credit still pending after `older_than`, of every kind
+    the sweeper looks after (settings CREDIT_SOURCES: claims, shake wins)."""
+    for selector_path, task_path in settings.CREDIT_SOURCES:
+        task = import_string(task_path)
+        for row in import_string(selector_path)(older_than=older_than).only("pk", "amount_fen"):
+            yield task, row
+
+
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=True, time_limit=300)
 def credit_sweep() -> int:
     """Queue again every credit still pending after CREDIT_SWEEP_AFTER_SECONDS."""
-    older_than = timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)
     queued = 0
-    for claim_id, amount_fen in services.claims_pending(older_than=older_than).values_list(
-        "pk", "amount_fen"
-    ):
-        queue_credit(claim_credit, claim_id, amount_fen, on_commit=False)
+    for task, row in stale_credits(timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)):
+        queue_credit(task, row.pk, row.amount_fen, on_commit=False)
         queued += 1
     if queued:
-        logger.info("credit sweep queued %d pending claim(s) again", queued)
+        logger.info("credit sweep queued %d pending credit(s) again", queued)
     return queued
 
 

@@ -12,6 +12,7 @@ api_patterns = [
     path("", include("wallet.api.urls")),
     path("", include("chat.api.urls")),
     path("", include("redpacket.api.urls")),
+    path("", include("shake.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
@@ -28,6 +29,7 @@ urlpatterns = [
     path("chat/", include("chat.urls")),
     path("wallet/", include("wallet.urls")),
     path("packets/", include("redpacket.page_urls")),
+    path("shake/", include("shake.urls")),
 ]
 
 handler400 = "redpacket.core.views.bad_request"

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from shake import views
+
+app_name = "shake"
+
+urlpatterns = [
+    path("", views.campaigns, name="campaigns"),
+    path("<int:campaign_id>/", views.campaign, name="campaign"),
+]

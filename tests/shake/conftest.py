@@ -1,0 +1,78 @@
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from tests.wallet.conftest import bind_card, fund  # noqa: F401 - fixtures shared with wallet tests
+
+
+@pytest.fixture(autouse=True)
+def _shake_settings(settings):
+    """A fresh in-process store per test (Redis is flushed by the cache fixture), and no
+    pacing or per-user interval unless a test asks for them."""
+    from shake.store import campaign_store
+
+    campaign_store().clear()
+    settings.SHAKE_BURST = 1_000_000
+    settings.SHAKE_USER_INTERVAL_MS = 0
+    settings.SHAKE_MAX_IN_FLIGHT = 200
+    yield
+    campaign_store().clear()
+
+
+@pytest.fixture
+def sponsor(make_user, fund):  # noqa: F811
+    """A staff user with ¥10,000 of change."""
+    user = make_user(is_staff=True)
+    fund(user, 1_000_000)
+    return user
+
+
+@pytest.fixture
+def make_campaign(sponsor):
+    """Create a campaign through the service: running since an hour ago, ending in five
+    minutes, sponsored (and paid) by `sponsor` unless told otherwise."""
+    from django.utils import timezone
+
+    from shake import services
+
+    def make(*, budget_fen=100_000, count=100, starts_at=None, ends_at=None, **terms):
+        now = timezone.now()
+        return services.campaign_create(
+            created_by=terms.pop("created_by", sponsor),
+            request_key=terms.pop("request_key", str(uuid.uuid4())),
+            name=terms.pop("name", "新春摇一摇"),
+            budget_fen=budget_fen,
+            count=count,
+            starts_at=starts_at or now - timedelta(hours=1),
+            ends_at=ends_at or now + timedelta(minutes=5),
+            **terms,
+        )
+
+    return make
+
+
+class Rolls:
+    """A random source that answers from a list (then zeros): forces the draw."""
+
+    def __init__(self, *values):
+        self.values = list(values)
+
+    def randbelow(self, n):
+        value = self.values.pop(0) if self.values else 0
+        assert 0 <= value < n, (value, n)
+        return value
+
+
+@pytest.fixture
+def credit_pending():
+    """Credit every pending win through the service (what the worker does when tasks are
+    not eager); returns how many this credited."""
+    from shake import services
+    from shake.models import Win
+
+    def run():
+        pending = Win.objects.filter(credit_status=Win.CreditStatus.PENDING)
+        return sum(services.win_credit(win_id=pk) for pk in pending.values_list("pk", flat=True))
+
+    return run
