@@ -8,6 +8,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -18,16 +19,16 @@ from redpacket.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
-_DRF_CODES: dict[type[exceptions.APIException], tuple[str, str]] = {
-    exceptions.NotAuthenticated: ("not_authenticated", "请先登录"),
-    exceptions.AuthenticationFailed: ("authentication_failed", "身份验证失败"),
-    exceptions.PermissionDenied: ("not_allowed", "无权进行此操作"),
-    exceptions.NotFound: ("not_found", "不存在或无权查看"),
-    exceptions.MethodNotAllowed: ("method_not_allowed", "不支持的请求方法"),
-    exceptions.NotAcceptable: ("not_acceptable", "无法提供所请求的格式"),
-    exceptions.UnsupportedMediaType: ("unsupported_media_type", "请求内容类型不受支持"),
-    exceptions.ParseError: ("parse_error", "请求内容无法解析"),
-    exceptions.Throttled: ("rate_limited", "操作太频繁，请稍后再试"),
+_DRF_CODES: dict[type[exceptions.APIException], tuple[str, Any]] = {
+    exceptions.NotAuthenticated: ("not_authenticated", _("请先登录")),
+    exceptions.AuthenticationFailed: ("authentication_failed", _("身份验证失败")),
+    exceptions.PermissionDenied: ("not_allowed", _("无权进行此操作")),
+    exceptions.NotFound: ("not_found", _("不存在或无权查看")),
+    exceptions.MethodNotAllowed: ("method_not_allowed", _("不支持的请求方法")),
+    exceptions.NotAcceptable: ("not_acceptable", _("无法提供所请求的格式")),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", _("请求内容类型不受支持")),
+    exceptions.ParseError: ("parse_error", _("请求内容无法解析")),
+    exceptions.Throttled: ("rate_limited", _("操作太频繁，请稍后再试")),
 }
 
 
@@ -63,13 +64,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         fields = _flatten(exc.detail)
         if isinstance(fields, dict):
             non_field = fields.pop("non_field_errors", None)
-            first = non_field or next(iter(fields.values()), "请求无效")
-            message = first if isinstance(first, str) else "请求无效"
+            first = non_field or next(iter(fields.values()), str(_("请求无效")))
+            message = first if isinstance(first, str) else str(_("请求无效"))
             return error_response("invalid", message, 400, fields or None)
         return error_response("invalid", str(fields), 400)
     if isinstance(exc, exceptions.APIException):
         code, message = _DRF_CODES.get(type(exc), (str(exc.default_code), str(exc.detail)))
-        response = error_response(code, message, exc.status_code)
+        response = error_response(code, str(message), exc.status_code)
         if getattr(exc, "auth_header", None):
             response["WWW-Authenticate"] = exc.auth_header
         if getattr(exc, "wait", None):

@@ -337,3 +337,13 @@ def test_member_added_later_can_connect(pair, make_user):
             pass
 
     run(scenario)
+
+
+def test_an_unknown_websocket_path_is_refused_cleanly():
+    async def scenario():
+        socket = communicator("/ws/nowhere/")
+        accepted, _ = await socket.connect(timeout=3)
+        await socket.disconnect()
+        return accepted
+
+    assert run(scenario) is False
