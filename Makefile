@@ -6,14 +6,14 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-quick lint format install migrate seed worker beat stack bench messages clean
+.PHONY: run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,6 +49,19 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A redpacket beat --loglevel=info
+
+## The deployed topology in the foreground: nginx → gunicorn (/, /api/) + daphne (/ws/),
+## a celery worker and beat, against DATABASE_URL / REDIS_URL. Ctrl-C stops all of it.
+stack: install
+	$(BIN)/python -m deploy.stack --host $(HOST) --port $(PORT)
+
+## The benchmark of that stack on its own database and Redis db (docs/performance.md).
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+## A small run of every scenario for CI (< 2 minutes; asserts no timing).
+bench-quick: install
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 messages: install
 	$(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'

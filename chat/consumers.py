@@ -23,6 +23,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import threading
+import time
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -41,9 +43,32 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_ALLOWED = 4403
 
 
+# Lookups shared by the connections of this process that receive the same event (one
+# packet's state for a room of 500, fetched once): kept for a moment after the event
+# arrives, keyed by the event's type and its message's id and time (ids alone repeat
+# where a database is emptied and refilled, as between tests).
+_SHARED_FOR_SECONDS = 1.0
+_shared_lookups: dict[tuple[Any, ...], tuple[float, dict[Any, Any]]] = {}
+_shared_lock = threading.Lock()
+
+
+def _lookups_for(event: dict[str, Any]) -> dict[Any, Any]:
+    message = event["message"]
+    key = (event.get("type"), message.get("id"), message.get("created_at"))
+    now = time.monotonic()
+    with _shared_lock:
+        entry = _shared_lookups.get(key)
+        if entry is None or entry[0] < now:
+            for stale in [k for k, (until, _) in _shared_lookups.items() if until < now]:
+                del _shared_lookups[stale]
+            entry = _shared_lookups[key] = (now + _SHARED_FOR_SECONDS, {})
+        return entry[1]
+
+
 def _decorated_event(event: dict[str, Any], user: Any) -> dict[str, Any]:
     event = copy.deepcopy(event)  # the in-memory layer hands every consumer the same dict
-    hooks.decorate_messages([event["message"]], user)
+    with hooks.sharing_lookups(_lookups_for(event)):
+        hooks.decorate_messages([event["message"]], user)
     return event
 
 

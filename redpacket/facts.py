@@ -56,20 +56,28 @@ def facts_of(packet: Packet, room_ids: list[int] | None = None) -> dict[str, Any
     }
 
 
-def warm(packet: Packet, room_ids: list[int] | None = None) -> dict[str, Any]:
-    """Cache the packet's facts and make sure its gate exists; returns the facts."""
+def warm(
+    packet: Packet, room_ids: list[int] | None = None, *, sent: bool = False
+) -> dict[str, Any]:
+    """Cache the packet's facts and make sure its gate exists; returns the facts.
+
+    `sent`: called right after the packet was sent, when no share can exist yet (a share
+    needs the gate's admission, and the gate is built here or by the first open), so the
+    gate is built without reading the claims."""
     facts = facts_of(packet, room_ids)
     store = packet_store()
     store.put_facts(packet.pk, facts, min(FACTS_TTL_MS, _ttl_ms(packet.expires_at)))
-    build_gate(packet)
+    build_gate(packet, opened={} if sent else None)
     return facts
 
 
-def build_gate(packet: Packet) -> None:
+def build_gate(packet: Packet, *, opened: dict[int, int] | None = None) -> None:
     """(Re)build the gate from the database: places = shares left (0 once over), and the
-    shares already opened. Safe to race: only the first rebuild writes."""
+    shares already opened (read unless given). Safe to race: only the first rebuild
+    writes."""
     open_for_claims = packet.status == Packet.Status.ACTIVE and packet.expires_at > timezone.now()
-    opened = dict(Claim.objects.filter(packet=packet).values_list("user_id", "amount_fen"))
+    if opened is None:
+        opened = dict(Claim.objects.filter(packet=packet).values_list("user_id", "amount_fen"))
     packet_store().build_gate(
         packet.pk,
         packet.remaining_count if open_for_claims else 0,

@@ -42,8 +42,22 @@ class Snapshot:
     my_amount: int | None  # the caller's share once opened
 
 
+@dataclass(frozen=True)
+class PacketState:
+    """What every viewer's grab check needs, for all viewers at once (the fan-out)."""
+
+    facts: dict[str, Any] | None
+    left: int | None
+    shares: dict[int, int | None]  # admitted user → share (None until opened)
+
+    def snapshot_for(self, user_id: int) -> Snapshot:
+        mine = self.shares.get(user_id) if self.left is not None else None
+        return Snapshot(facts=self.facts, left=self.left, my_amount=mine)
+
+
 class PacketStore(Protocol):
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot: ...
+    def state(self, packet_id: int) -> PacketState: ...
     def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None: ...
     def drop_facts(self, packet_id: int) -> None: ...
     def build_gate(
@@ -152,6 +166,19 @@ class RedisPacketStore:
             my_amount=_amount(mine),
         )
 
+    def state(self, packet_id: int) -> PacketState:
+        left_key, who_key, facts_key = _keys(packet_id)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(facts_key)
+        pipe.get(left_key)
+        pipe.hgetall(who_key)
+        facts, left, who = pipe.execute()
+        return PacketState(
+            facts=json.loads(facts) if facts else None,
+            left=int(left) if left is not None else None,
+            shares={int(user): _amount(amount) for user, amount in who.items()},
+        )
+
     def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
         self.redis.set(_keys(packet_id)[2], json.dumps(facts), px=max(ttl_ms, 1000))
 
@@ -213,6 +240,14 @@ class LocalPacketStore:
             left = self._live_left(packet_id)
             mine = self._who.get(packet_id, {}).get(user_id) if left is not None else None
             return Snapshot(facts=facts, left=left, my_amount=mine)
+
+    def state(self, packet_id: int) -> PacketState:
+        with self._lock:
+            facts_entry = self._facts.get(packet_id)
+            facts = facts_entry[0] if facts_entry and facts_entry[1] >= time.monotonic() else None
+            left = self._live_left(packet_id)
+            shares = dict(self._who.get(packet_id, {})) if left is not None else {}
+            return PacketState(facts=facts, left=left, shares=shares)
 
     def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
         with self._lock:

@@ -9,11 +9,12 @@ from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from chat import hooks
 from chat.hooks import register_message_decorator
 from redpacket import errors, facts, rules
 from redpacket.accounts.api.serializers import UserSerializer
 from redpacket.accounts.models import User
-from redpacket.gate import packet_store
+from redpacket.gate import PacketStore, Snapshot, packet_store
 from redpacket.models import Claim, Packet
 from redpacket.services.common import public_packet
 from redpacket.services.open import member_room
@@ -202,19 +203,22 @@ def sent_row(packet: Packet) -> dict[str, Any]:
 
 @register_message_decorator
 def decorate_packet_messages(messages: list[dict[str, Any]], viewer: User) -> None:
-    """Packet bubbles per viewer (SPEC §4 Chat): opened by me / finished / expired."""
+    """Packet bubbles per viewer (SPEC §4 Chat): opened by me / finished / expired.
+
+    In a websocket fan-out (`chat.hooks.shared_lookups()`), each packet's state — facts,
+    places left and every share — is read once per event and process and shared by all
+    the connections that receive it; elsewhere each viewer reads only their own share."""
     store = packet_store()
+    shared = hooks.shared_lookups()
     for message in messages:
         packet_id = message.get("packet_id")
         if message.get("kind") != "packet" or packet_id is None:
             continue
-        snapshot = store.snapshot(packet_id, viewer.pk)
+        snapshot = _viewer_snapshot(store, shared, packet_id, viewer.pk)
+        if snapshot is None:
+            continue
         packet_facts = snapshot.facts
-        if packet_facts is None or snapshot.left is None:
-            packet_facts = facts.load(packet_id)
-            if packet_facts is None:
-                continue
-            snapshot = store.snapshot(packet_id, viewer.pk)
+        assert packet_facts is not None
         message["packet"] = {
             "id": packet_id,
             "kind": packet_facts["kind"],
@@ -222,3 +226,27 @@ def decorate_packet_messages(messages: list[dict[str, Any]], viewer: User) -> No
             "status": _viewer_state(packet_facts, snapshot.left),
             "opened": snapshot.my_amount is not None,
         }
+
+
+def _viewer_snapshot(
+    store: PacketStore, shared: dict[Any, Any] | None, packet_id: int, user_id: int
+) -> Snapshot | None:
+    """The viewer's snapshot (facts loaded from the database on a miss); None if the
+    packet does not exist."""
+    if shared is None:
+        snapshot = store.snapshot(packet_id, user_id)
+        if snapshot.facts is None or snapshot.left is None:
+            if facts.load(packet_id) is None:
+                return None
+            snapshot = store.snapshot(packet_id, user_id)
+        return snapshot
+    key = ("redpacket.state", packet_id)
+    state = shared.get(key)
+    if state is None:
+        state = store.state(packet_id)
+        if state.facts is None or state.left is None:
+            if facts.load(packet_id) is None:
+                return None
+            state = store.state(packet_id)
+        shared[key] = state
+    return state.snapshot_for(user_id)

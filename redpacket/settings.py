@@ -147,6 +147,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
 }
 CELERY_WORKER_SEND_TASK_EVENTS = False
+# Without this, Celery's Django fixup closes the database connection before and after
+# every task: each credit paid for a new PostgreSQL connection, the largest cost of
+# crediting in the profile (docs/performance.md). Connections are reused instead, and
+# checked before each task as Django checks them around a request (CONN_MAX_AGE, the
+# health check, errors): see redpacket/celery.py.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     "expire-packets": {"task": "redpacket.tasks.expire_packets", "schedule": 60.0},
     "credit-sweep": {
@@ -247,8 +253,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only for a local stack served over plain HTTP on loopback (`make stack`).
+    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True

@@ -65,7 +65,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    """Every test starts with an empty cache (and, on Redis, an empty test database)."""
+    """Every test starts with an empty cache (and, on Redis, an empty test database),
+    and without the in-process packet gates of earlier tests (embedded default: ids
+    repeat once a test's rows are rolled back)."""
     from django.core.cache import cache
 
     from redpacket.gate import packet_store

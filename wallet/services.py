@@ -84,6 +84,8 @@ def ledger_post(
     wallets never deadlock), refuses to take a wallet below zero (InsufficientBalance),
     and records each wallet's balance after the movement. Returns (transaction, created);
     a reference already posted returns (that transaction, False) and moves nothing.
+    A new transaction carries `balance_after_by_user` (user id → change after it), so a
+    caller that announces the new balance needs no second read.
     """
     if len(legs) < 2 or any(leg.amount_fen == 0 for leg in legs):
         raise ValueError("a ledger transaction needs at least two non-zero legs")
@@ -129,6 +131,9 @@ def ledger_post(
         Entry.objects.bulk_create(entries)
         for pk, balance in balances.items():
             Account.objects.filter(pk=pk).update(balance_fen=balance)
+    txn.balance_after_by_user = {  # type: ignore[attr-defined]
+        locked[pk].user_id: balance for pk, balance in balances.items()
+    }
     return txn, True
 
 

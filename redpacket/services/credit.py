@@ -20,10 +20,15 @@ def claim_credit(*, claim_id: int) -> bool:
     the runs and the ledger reference "claim:<id>" admits one movement. Returns whether
     this run credited it. After commit, `wallet.credited` goes to the receiver."""
     with transaction.atomic():
-        claim = Claim.objects.select_for_update().select_related("user").filter(pk=claim_id).first()
+        claim = (
+            Claim.objects.select_for_update(of=("self",))
+            .select_related("user")
+            .filter(pk=claim_id)
+            .first()
+        )
         if claim is None or claim.credit_status == Claim.CreditStatus.CREDITED:
             return False
-        wallet.wallet_credit_from_escrow(
+        txn, _created = wallet.wallet_credit_from_escrow(
             user=claim.user,
             escrow=Account.Kind.PACKET_ESCROW,
             amount_fen=claim.amount_fen,
@@ -33,13 +38,14 @@ def claim_credit(*, claim_id: int) -> bool:
         claim.credit_status = Claim.CreditStatus.CREDITED
         claim.credited_at = timezone.now()
         claim.save(update_fields=["credit_status", "credited_at"])
+        # The balance the ledger just wrote (one read less); a movement posted earlier
+        # (created False) carries none, so read it then.
+        balance = getattr(txn, "balance_after_by_user", {}).get(claim.user_id)
+        if balance is None:
+            balance = balance_of(claim.user)
         publish_on_commit(
             user_group(claim.user_id),
-            {
-                "type": "wallet.credited",
-                "amount_fen": claim.amount_fen,
-                "balance_fen": balance_of(claim.user),
-            },
+            {"type": "wallet.credited", "amount_fen": claim.amount_fen, "balance_fen": balance},
         )
     return True
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -97,7 +98,7 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
         # Admitted earlier by an attempt that died before its transaction: go on.
 
     try:
-        result = _claim(user=user, packet_id=packet_id, room_id=room_id)
+        result = _claim(user=user, packet_facts=packet_facts, room_id=room_id)
     except (errors.PacketFinished, errors.PacketExpired):
         store.close(packet_id)  # the database says no more shares: so does the gate now
         raise
@@ -109,18 +110,32 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
     return result
 
 
-def _claim(*, user: User, packet_id: int, room_id: int) -> OpenResult:
-    """The one short transaction: lock the packet row, take the next share, record it."""
+def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenResult:
+    """The one short transaction: lock the packet row, take the next share, record it.
+
+    Whatever can be read before the lock is (the notice's room; the rooms to announce to
+    come from the cached facts), so the row lock is held only for the claim's own
+    statements: the lock's length is what bounds opens per second on one hot packet."""
     from redpacket.tasks import queue_claim_credit
 
     store = packet_store()
+    packet_id = packet_facts["id"]
+    # The notice is stored in this room, not published, by message_create: only the
+    # room's id is needed, and it comes from the membership check.
+    notice_room = Room(pk=room_id) if packet_facts["sender_id"] != user.pk else None
+    mine = Claim.objects.filter(packet=OuterRef("pk"), user=user).values("amount_fen")[:1]
     now = timezone.now()
     try:
         with transaction.atomic():
-            packet = Packet.objects.select_for_update().get(pk=packet_id)
-            previous = Claim.objects.filter(packet=packet, user=user).first()
-            if previous is not None:
-                return OpenResult(previous.amount_fen, repeat=True)
+            # One statement locks the packet and finds the caller's earlier share.
+            packet = (
+                Packet.objects.select_for_update(of=("self",))
+                .select_related("sender")
+                .annotate(previous_fen=Subquery(mine))
+                .get(pk=packet_id)
+            )
+            if packet.previous_fen is not None:
+                return OpenResult(packet.previous_fen, repeat=True)
             if packet.status == Packet.Status.EXPIRED or packet.expires_at <= now:
                 raise errors.PacketExpired()
             if packet.remaining_count == 0:
@@ -150,7 +165,13 @@ def _claim(*, user: User, packet_id: int, room_id: int) -> OpenResult:
 
             transaction.on_commit(lambda: store.record(packet_id, user.pk, amount))
             queue_claim_credit(claim)
-            _announce(packet=packet, claim=claim, user=user, room_id=room_id, finished=finished)
+            _announce(
+                packet=packet,
+                user=user,
+                room_ids=packet_facts["room_ids"],
+                notice_room=notice_room,
+                finished=finished,
+            )
             return OpenResult(amount, repeat=False)
     except IntegrityError:
         # The unique (packet, user) index caught a second share: answer with the first.
@@ -160,9 +181,15 @@ def _claim(*, user: User, packet_id: int, room_id: int) -> OpenResult:
         return OpenResult(previous.amount_fen, repeat=True)
 
 
-def _announce(*, packet: Packet, claim: Claim, user: User, room_id: int, finished: bool) -> None:
+def _announce(
+    *,
+    packet: Packet,
+    user: User,
+    room_ids: list[int],
+    notice_room: Room | None,
+    finished: bool,
+) -> None:
     """Events and the sender's notices (红包被抢提醒), all after commit."""
-    room_ids = facts.packet_room_ids(packet.pk)
     publish_to_rooms(
         room_ids,
         {
@@ -176,9 +203,9 @@ def _announce(*, packet: Packet, claim: Claim, user: User, room_id: int, finishe
     if finished:
         publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet.pk})
         transaction.on_commit(lambda: facts.forget(packet.pk))
-    if packet.sender_id == user.pk:
+    if notice_room is None:  # the sender opened their own packet: no notice
         return
-    room = Room.objects.get(pk=room_id)
+    room = notice_room
     with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
         texts = [gettext("%(name)s领取了你的红包") % {"name": user.name}]
         if finished:

@@ -115,7 +115,7 @@ def _create(details: dict, source: wallet.CardCharge | str) -> Packet:
             )
             packet_facts = facts.facts_of(packet, [details["room"].pk])
             # Registered first, so the gate exists before anyone hears of the packet.
-            transaction.on_commit(lambda: facts.warm(packet, [details["room"].pk]))
+            transaction.on_commit(lambda: facts.warm(packet, [details["room"].pk], sent=True))
             publish_to_rooms(
                 [details["room"].pk],
                 {

@@ -347,3 +347,45 @@ def test_an_unknown_websocket_path_is_refused_cleanly():
         return accepted
 
     assert run(scenario) is False
+
+
+def test_connections_receiving_one_event_share_its_viewer_independent_lookups(
+    pair, message_decorator
+):
+    from chat import hooks
+
+    room, alice, bob = pair
+    lookups = []
+
+    @message_decorator
+    def shared_state(messages, viewer):
+        shared = hooks.shared_lookups()
+        assert shared is not None  # a fan-out: one dict per event and process
+        if "state" not in shared:
+            lookups.append(viewer.pk)
+            shared["state"] = "looked up once"
+        for message in messages:
+            message["state"], message["seen_by"] = shared["state"], viewer.pk
+
+    alice_token, bob_token = token_for(alice), token_for(bob)
+
+    async def scenario():
+        async with (
+            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
+            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+        ):
+            await database_sync_to_async(services.message_post_text)(
+                room=room, sender=alice, text="hi"
+            )
+            alice_event, bob_event = await asyncio.gather(
+                alice_socket.receive_json_from(timeout=3), bob_socket.receive_json_from(timeout=3)
+            )
+            assert (alice_event["message"]["seen_by"], bob_event["message"]["seen_by"]) == (
+                alice.pk,
+                bob.pk,
+            )
+            assert alice_event["message"]["state"] == bob_event["message"]["state"]
+
+    run(scenario)
+    assert len(lookups) == 1
+    assert hooks.shared_lookups() is None  # only inside a fan-out

@@ -110,3 +110,19 @@ def test_keys_share_one_hash_tag_and_expire():
     keys = sorted(k.decode() for k in store.redis.keys("rp:*"))
     assert keys == ["rp:{42}:facts", "rp:{42}:left", "rp:{42}:who"]
     assert all(0 < store.redis.pttl(key) <= TTL for key in keys)
+
+
+def test_state_holds_every_share_for_all_viewers_at_once(store):
+    store.build_gate(1, 3, {7: 120}, TTL)
+    store.put_facts(1, {"id": 1, "kind": "lucky"}, TTL)
+    store.admit(1, 10)  # admitted, not opened yet
+    state = store.state(1)
+    assert state.facts == {"id": 1, "kind": "lucky"} and state.left == 2
+    assert state.shares == {7: 120, 10: None}
+    for user in (7, 10, 11):
+        assert state.snapshot_for(user) == store.snapshot(1, user)
+
+
+def test_state_of_a_missing_gate_is_empty(store):
+    state = store.state(2)
+    assert state.left is None and state.facts is None and state.shares == {}

@@ -1,0 +1,112 @@
+"""Where the benchmark runs: its own PostgreSQL database and Redis database, never the
+ones the project's tests or other engineers use, and the settings every process gets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from deploy.stack import stack_environment
+
+# Never touched by the benchmark, whatever the environment says.
+FORBIDDEN_DATABASES = {"redpacket", "redpacket_shake", "postgres", "template0", "template1"}
+FORBIDDEN_REDIS_DBS = {1, 2, 3, 4}
+
+
+@dataclass(frozen=True)
+class Target:
+    postgres_url: str  # the server, without a database name
+    database: str
+    redis_url: str
+
+    @property
+    def database_url(self) -> str:
+        return f"{self.postgres_url.rstrip('/')}/{self.database}"
+
+    @property
+    def redis_db(self) -> int:
+        path = urlsplit(self.redis_url).path.strip("/")
+        return int(path or 0)
+
+    @property
+    def redis_host_port(self) -> tuple[str, int]:
+        parts = urlsplit(self.redis_url)
+        return parts.hostname or "127.0.0.1", parts.port or 6379
+
+    @property
+    def pg_host_port_user(self) -> tuple[str, int, str]:
+        parts = urlsplit(self.postgres_url)
+        return parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres"
+
+
+def target_from_environment() -> Target:
+    """BENCH_POSTGRES_URL (server), BENCH_DATABASE (default redpacket_bench) and
+    BENCH_REDIS_URL (default db 5 on the local Redis); refuses the shared ones."""
+    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+    parts = urlsplit(server)
+    server = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    target = Target(
+        postgres_url=server,
+        database=os.environ.get("BENCH_DATABASE", "redpacket_bench"),
+        redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"),
+    )
+    if target.database in FORBIDDEN_DATABASES or target.database.startswith("test_"):
+        raise SystemExit(f"refusing to benchmark on database {target.database!r}: it is shared")
+    if target.redis_db in FORBIDDEN_REDIS_DBS:
+        raise SystemExit(f"refusing Redis db {target.redis_db}: dbs 1-4 belong to the test suites")
+    return target
+
+
+def process_environment(target: Target, **extra: str) -> dict[str, str]:
+    """The environment of the stack's processes and of the benchmark's own Django."""
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER"}
+    }
+    base.update(
+        {
+            "DATABASE_URL": target.database_url,
+            "REDIS_URL": target.redis_url,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # The limits are per user and generous here: the benchmark measures the work,
+            # not the throttle's refusals (the throttles still run on every request).
+            "THROTTLE_OPEN": "100000/min",
+            "THROTTLE_MONEY": "100000/min",
+            "THROTTLE_CHAT": "100000/min",
+            "THROTTLE_AUTH": "100000/min",
+            "CHAT_GROUP_MAX_MEMBERS": "5000",
+            "CREDIT_SWEEP_AFTER_SECONDS": "600",
+            "LOG_LEVEL": "WARNING",
+            "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+        }
+    )
+    base.update(extra)
+    return stack_environment(base)
+
+
+def psql(target: Target, sql: str, *, database: str = "postgres") -> str:
+    host, port, user = target.pg_host_port_user
+    completed = subprocess.run(
+        ["psql", "-h", host, "-p", str(port), "-U", user, "-d", database, "-tAc", sql],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+def recreate_database(target: Target) -> None:
+    psql(target, f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    psql(target, f'CREATE DATABASE "{target.database}"')
+
+
+def setup_django(target: Target) -> None:
+    """Configure this process's Django on the benchmark's database and Redis."""
+    os.environ.update(process_environment(target))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "redpacket.settings"
+    import django
+
+    django.setup()

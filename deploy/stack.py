@@ -1,0 +1,332 @@
+"""The deployed topology on one machine, in the foreground (`make stack`).
+
+    nginx (one local front, HOST:PORT)
+      ├── /ws/      → daphne   (ASGI: websockets)
+      ├── /static/  → the collected static files
+      └── /         → gunicorn (WSGI, sync workers: pages, /api/, admin)
+    celery worker (crediting, refunds, 对账) and celery beat (the sweeps)
+
+Why this split: on a 2-core machine gunicorn's sync workers serve a trivial Django JSON
+view several times faster than one ASGI process does (docs/performance.md has the
+figures), while websockets need an ASGI server. nginx puts both behind one address.
+
+Everything runs against DATABASE_URL / REDIS_URL from the environment. Ctrl-C (or
+SIGTERM) stops every process it started. The benchmark (bench/) starts the same stack
+through `Stack`, on ports and a database of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process {process.args[0]} exited with {process.returncode}")
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def render_template(text: str, **values: str) -> str:
+    """Fill in each `@NAME@` (nginx itself uses `$name`, so not string.Template)."""
+
+    def value(match: re.Match[str]) -> str:
+        return values[match.group(1)]
+
+    return re.sub(r"@([A-Z_]+)@", value, text)
+
+
+def default_gunicorn_workers() -> int:
+    """GUNICORN_WORKERS, else two sync workers per core: each waits on PostgreSQL/Redis
+    part of the time."""
+    return int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
+
+
+def stack_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every process of the stack gets: production settings (DEBUG off),
+    plain HTTP on loopback (no TLS redirect, no secure-only cookies), persistent database
+    connections. Anything already set in `base` wins."""
+    env = dict(os.environ if base is None else base)
+    defaults = {
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "SECURE_COOKIES": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "CONN_MAX_AGE": "600",
+        "PYTHONUNBUFFERED": "1",
+        "DJANGO_SETTINGS_MODULE": "redpacket.settings",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    if not env.get("SECRET_KEY"):
+        # A local stack without a configured key gets a fresh one per start (sessions
+        # do not survive a restart); production sets SECRET_KEY.
+        env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    return env
+
+
+@dataclass
+class Stack:
+    """nginx + gunicorn + daphne (+ celery worker and beat) as child processes."""
+
+    env: dict[str, str]
+    host: str = "127.0.0.1"
+    port: int = 8000
+    gunicorn_workers: int = field(default_factory=default_gunicorn_workers)
+    worker_concurrency: int = field(
+        default_factory=lambda: int(os.environ.get("WORKER_CONCURRENCY", "4"))
+    )
+    with_worker: bool = True
+    with_beat: bool = True
+    run_dir: Path | None = None
+    python: str = sys.executable
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.run_dir is None:
+            self.run_dir = Path(tempfile.mkdtemp(prefix="redpacket-stack-"))
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.wsgi_port = free_port(self.host)
+        self.asgi_port = free_port(self.host)
+
+    # --- processes -----------------------------------------------------------------------
+
+    def _bin(self, name: str) -> str:
+        return str(Path(self.python).parent / name)
+
+    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        assert self.run_dir is not None
+        log = (self.run_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stopped as one, Ctrl-C aside
+        )
+        self.processes[name] = process
+        return process
+
+    def prepare(self) -> None:
+        """Migrate and collect the static files (the stack serves them from STATIC_ROOT)."""
+        manage = [self.python, str(ROOT / "manage.py")]
+        for args in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
+            subprocess.run(
+                [*manage, *args], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL
+            )
+
+    def start_gunicorn(self) -> None:
+        self._spawn(
+            "gunicorn",
+            [
+                self._bin("gunicorn"), "redpacket.wsgi:application",
+                "--bind", f"{self.host}:{self.wsgi_port}",
+                "--workers", str(self.gunicorn_workers),
+                "--worker-class", "sync",
+                "--backlog", "2048",
+                "--timeout", "60",
+                "--graceful-timeout", "10",
+                "--no-control-socket",
+                "--access-logfile", "-" if self.env.get("STACK_ACCESS_LOG") else "/dev/null",
+                "--error-logfile", "-",
+            ],
+        )  # fmt: skip
+
+    def start_daphne(self) -> None:
+        self._spawn(
+            "daphne",
+            [
+                self._bin("daphne"), "-b", self.host, "-p", str(self.asgi_port),
+                "--proxy-headers", "redpacket.asgi:application",
+            ],
+        )  # fmt: skip
+
+    def start_nginx(self) -> None:
+        assert self.run_dir is not None
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            path = self.run_dir / "nginx-tmp" / sub
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o777)  # nginx workers may run as an unprivileged user
+        is_root = os.geteuid() == 0
+        config = render_template(
+            TEMPLATE.read_text(),
+            USER_DIRECTIVE="user nobody nogroup;" if is_root else "",
+            NGINX_WORKERS=self.env.get("NGINX_WORKERS", "1"),
+            RUN_DIR=str(self.run_dir),
+            HOST=self.host,
+            PORT=str(self.port),
+            WSGI_ADDRESS=f"{self.host}:{self.wsgi_port}",
+            ASGI_ADDRESS=f"{self.host}:{self.asgi_port}",
+            STATIC_ROOT=str(ROOT / "staticfiles"),
+        )
+        conf = self.run_dir / "nginx.conf"
+        conf.write_text(config)
+        self._spawn("nginx", [NGINX, "-c", str(conf), "-e", str(self.run_dir / "nginx-error.log")])
+
+    def start_worker(self) -> subprocess.Popen:
+        return self._spawn(
+            "worker",
+            [
+                self._bin("celery"), "-A", "redpacket", "worker",
+                "--loglevel=INFO", f"--concurrency={self.worker_concurrency}",
+                "--pool=prefork", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                f"--hostname=stack-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+        )  # fmt: skip
+
+    def wait_worker_ready(self, timeout: float = 60) -> None:
+        assert self.run_dir is not None
+        log = self.run_dir / "worker.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            process = self.processes["worker"]
+            if process.poll() is not None:
+                raise RuntimeError(f"the celery worker exited:\n{log.read_text()[-3000:]}")
+            if log.exists() and " ready." in log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise TimeoutError("the celery worker did not become ready")
+
+    def stop_worker(self) -> None:
+        self.stop_one("worker")
+
+    def start_beat(self) -> None:
+        assert self.run_dir is not None
+        self._spawn(
+            "beat",
+            [
+                self._bin("celery"), "-A", "redpacket", "beat", "--loglevel=INFO",
+                f"--schedule={self.run_dir / 'celerybeat-schedule'}",
+            ],
+        )  # fmt: skip
+
+    def start(self, *, prepare: bool = True) -> Stack:
+        if prepare:
+            self.prepare()
+        self.start_gunicorn()
+        self.start_daphne()
+        wait_for_port(self.host, self.wsgi_port, timeout=60, process=self.processes["gunicorn"])
+        wait_for_port(self.host, self.asgi_port, timeout=60, process=self.processes["daphne"])
+        self.start_nginx()
+        wait_for_port(self.host, self.port, timeout=30, process=self.processes["nginx"])
+        if self.with_worker:
+            self.start_worker()
+            self.wait_worker_ready()
+        if self.with_beat:
+            self.start_beat()
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def pids(self) -> dict[str, int]:
+        return {name: process.pid for name, process in self.processes.items()}
+
+    def stop_one(self, name: str, timeout: float = 15) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    def stop(self) -> None:
+        # Front first (no new requests), then the servers, then the background workers.
+        for name in ("nginx", "gunicorn", "daphne", "beat", "worker"):
+            self.stop_one(name)
+        for name in list(self.processes):
+            self.stop_one(name)
+
+    def first_exited(self) -> str | None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=default_gunicorn_workers())
+    parser.add_argument(
+        "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "4"))
+    )
+    parser.add_argument("--no-beat", action="store_true")
+    args = parser.parse_args(argv)
+
+    env = stack_environment()
+    if not env.get("DATABASE_URL") or not env.get("REDIS_URL"):
+        print("make stack needs DATABASE_URL and REDIS_URL (PostgreSQL and Redis).")
+        return 2
+    stack = Stack(
+        env=env,
+        host=args.host,
+        port=args.port,
+        gunicorn_workers=args.workers,
+        worker_concurrency=args.worker_concurrency,
+        with_beat=not args.no_beat,
+        run_dir=ROOT / "artifacts" / "stack",
+    )
+    stopping = False
+
+    def _stop(signum, frame):  # type: ignore[no-untyped-def]
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start()
+        print(f"serving {stack.url}  (logs in {stack.run_dir}; Ctrl-C stops everything)")
+        for name, pid in stack.pids().items():
+            print(f"  {name:<9} pid {pid}")
+        while not stopping:
+            exited = stack.first_exited()
+            if exited:
+                print(f"{exited} exited; stopping the stack (see {stack.run_dir}/{exited}.log)")
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("stopping …")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
