@@ -66,14 +66,16 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(autouse=True)
 def _clean_cache():
     """Every test starts with an empty cache (and, on Redis, an empty test database),
-    and without the in-process packet gates of earlier tests (embedded default: ids
-    repeat once a test's rows are rolled back)."""
+    without the in-process packet gates of earlier tests (embedded default: ids repeat
+    once a test's rows are rolled back) and without their system accounts."""
     from django.core.cache import cache
 
     from redpacket.gate import packet_store
+    from wallet.services import forget_accounts
 
     cache.clear()
     packet_store().clear()  # the in-process gate of the embedded default (Redis: no-op)
+    forget_accounts()  # the system accounts' rows of earlier tests are gone
     yield
 
 
