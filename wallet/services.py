@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -103,10 +103,10 @@ def ledger_post(
     A new transaction carries `balance_after_by_user` (user id → change after it), so a
     caller that announces the new balance needs no second read.
 
-    Atomic with the caller's transaction, without a savepoint of its own (two round
-    trips less on every movement): the refusal is raised after the block, with nothing
-    written, so a caller's transaction survives it; a database error inside fails the
-    caller's transaction, as it would in PostgreSQL anyway.
+    Atomic with the caller's transaction, without savepoints (four round trips less on
+    every movement): the refusal is raised after the block, with nothing written, so a
+    caller's transaction survives it; a database error inside fails the caller's
+    transaction, as it would in PostgreSQL anyway.
     """
     if len(legs) < 2 or any(leg.amount_fen == 0 for leg in legs):
         raise ValueError("a ledger transaction needs at least two non-zero legs")
@@ -115,27 +115,24 @@ def ledger_post(
 
     with transaction.atomic(savepoint=False):
         locked = _lock_wallets(legs)
-        # Checked after the locks: a concurrent post of the same reference that held them
-        # has committed by now and is visible, so a retry is a no-op, not a second debit.
-        existing = LedgerTransaction.objects.filter(reference=reference).first()
-        if existing is not None:
-            return existing, False
         entries, balances = _entries(legs, locked)
-        if entries is None:
+        txn = None if entries is None else _record(kind=kind, reference=reference, memo=memo)
+        if txn is None:
+            # Posted already, or refused. Read after the locks and the insert: a post of
+            # the same reference that held them has committed by now and is visible, so
+            # a retry is a no-op, not a second debit (nor a refusal).
+            existing = LedgerTransaction.objects.filter(reference=reference).first()
+            if existing is not None:
+                return existing, False
             # Refused before anything was written: leave the block normally (an
             # exception would doom a caller's transaction, there being no savepoint).
-            refused = True
         else:
-            refused = False
-            txn = _record(kind=kind, reference=reference, memo=memo, locked=bool(locked))
-            if txn.pk is None:  # lost the race to a post of system accounts alone
-                return LedgerTransaction.objects.get(reference=reference), False
             for entry in entries:
                 entry.transaction = txn
             Entry.objects.bulk_create(entries)
             for pk, balance in balances.items():
                 Account.objects.filter(pk=pk).update(balance_fen=balance)
-    if refused:
+    if txn is None:
         raise errors.InsufficientBalance()
     txn.balance_after_by_user = {  # type: ignore[attr-defined]
         locked[pk].user_id: balance for pk, balance in balances.items()
@@ -165,17 +162,27 @@ def _entries(
     return entries, balances
 
 
-def _record(*, kind: str, reference: str, memo: str, locked: bool) -> LedgerTransaction:
-    """Insert the transaction row; unsaved (no pk) if another post of the reference won."""
-    if locked:
-        # A reference names one business movement, always over the same wallets, so its
-        # other posts wait on these locks and then find it: no race left to catch here.
-        return LedgerTransaction.objects.create(kind=kind, reference=reference, memo=memo)
-    try:
-        with transaction.atomic():
-            return LedgerTransaction.objects.create(kind=kind, reference=reference, memo=memo)
-    except IntegrityError:
-        return LedgerTransaction(kind=kind, reference=reference, memo=memo)
+def _record(*, kind: str, reference: str, memo: str) -> LedgerTransaction | None:
+    """Insert the transaction's row; None if its reference is posted already. One
+    statement (INSERT … ON CONFLICT DO NOTHING RETURNING, which the ORM cannot say): the
+    unique index settles a race of two posts of the reference, with no savepoint."""
+    created_at = timezone.now()
+    meta = LedgerTransaction._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in ("kind", "reference", "memo", "created_at")]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES (%s, %s, %s, %s) ON CONFLICT ({quote(columns[1])}) DO NOTHING"
+            f" RETURNING {quote(meta.pk.column)}",
+            [kind, reference, memo, connection.ops.adapt_datetimefield_value(created_at)],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return LedgerTransaction(
+        pk=row[0], kind=kind, reference=reference, memo=memo, created_at=created_at
+    )
 
 
 def _lock_wallets(legs: list[Leg]) -> dict[int, Account]:

@@ -68,6 +68,6 @@ def _mark_credited(model: type[models.Model], pk: int) -> tuple[int, int] | None
             f" SET {column('credit_status')} = %s, {column('credited_at')} = %s"
             f" WHERE {quote(meta.pk.column)} = %s AND {column('credit_status')} = %s"
             f" RETURNING {column('user')}, {column('amount_fen')}",
-            [CREDITED, timezone.now(), pk, PENDING],
+            [CREDITED, connection.ops.adapt_datetimefield_value(timezone.now()), pk, PENDING],
         )
         return cursor.fetchone()

@@ -20,6 +20,24 @@ def test_an_open_takes_a_handful_of_statements(group, send, django_assert_max_nu
         services.packet_open(user=users[2], packet_id=packet.pk)
 
 
+def test_a_credit_takes_a_handful_of_statements(group, send, django_assert_num_queries):
+    from redpacket.models import Claim
+    from wallet.selectors import balance_of
+
+    room, users = group(3)
+    packet = send(users[0], room, count=2)
+    services.packet_open(user=users[1], packet_id=packet.pk)
+    claim = Claim.objects.get(packet=packet, user=users[1])
+    before = balance_of(users[1])
+    # The claim marked (UPDATE … RETURNING), the wallet locked, the ledger's transaction,
+    # entries and balance; plus the test's own savepoint and its release.
+    with django_assert_num_queries(7):
+        assert services.claim_credit(claim_id=claim.pk) is True
+    assert balance_of(users[1]) == before + claim.amount_fen
+    with django_assert_num_queries(3):  # credited already: one UPDATE finds nothing
+        assert services.claim_credit(claim_id=claim.pk) is False
+
+
 def test_fanout_reads_a_packet_state_once_and_decorates_each_viewer(
     group, send, monkeypatch, django_capture_on_commit_callbacks
 ):

@@ -42,6 +42,41 @@ def test_transfer_refuses_more_than_the_balance_and_changes_nothing(make_user, f
     assert_invariants()
 
 
+def test_a_replay_is_not_refused_after_the_balance_fell(make_user, fund):
+    # A retry of a movement already posted returns it, even when the money it moved
+    # would no longer be there.
+    alice, bob = make_user(), make_user()
+    fund(alice, 1_000)
+    first = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, reference="r")
+    again = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, reference="r")
+    assert first.pk == again.pk
+    assert balance_of(alice) == 200 and balance_of(bob) == 800
+    assert LedgerTransaction.objects.filter(reference="r").count() == 1
+    assert_invariants()
+
+
+def test_a_refusal_leaves_the_callers_transaction_usable(make_user, fund):
+    alice, bob = make_user(), make_user()
+    fund(alice, 100)
+    with transaction.atomic():
+        with pytest.raises(errors.InsufficientBalance):
+            services.wallet_transfer(sender=alice, recipient=bob, amount_fen=101, reference="a")
+        # The caller goes on in the same transaction: nothing was written, nothing broken.
+        services.wallet_transfer(sender=alice, recipient=bob, amount_fen=100, reference="b")
+    assert balance_of(alice) == 0 and balance_of(bob) == 100
+    assert not LedgerTransaction.objects.filter(reference="a").exists()
+    assert_invariants()
+
+
+def test_a_wallet_named_by_its_user_is_created_on_first_use(make_user, fund):
+    alice, newcomer = make_user(), make_user()
+    Account.objects.filter(user=newcomer).delete()
+    fund(alice, 300)
+    services.wallet_transfer(sender=alice, recipient=newcomer, amount_fen=300, reference="n")
+    assert balance_of(newcomer) == 300
+    assert_invariants()
+
+
 def test_entries_record_the_balance_after(make_user, fund):
     alice, bob = make_user(), make_user()
     fund(alice, 700)
