@@ -22,32 +22,32 @@ from redpacket.accounts.api.serializers import UserSerializer
 _MAX_ID = 2**63 - 1
 
 
+def _message_label(field: str) -> str:
+    return Message._meta.get_field(field).verbose_name
+
+
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=_MAX_ID, **kwargs)
 
 
-class MessageSerializer(serializers.ModelSerializer):
+# Fields spelled out rather than a ModelSerializer's (which builds them from the model on
+# each use): every event and history page shapes its messages through this.
+class MessageSerializer(serializers.Serializer):
     """A message. `sender` is null for system notices; `recipient_id` is set on a notice
     only its recipient sees. Decorators (`chat.hooks`) may add fields such as `packet`."""
 
-    sender = UserSerializer(read_only=True, allow_null=True)
+    id = serializers.IntegerField(read_only=True)
     room_id = serializers.IntegerField(read_only=True)
+    kind = serializers.ChoiceField(
+        choices=Message.Kind.choices, read_only=True, label=_message_label("kind")
+    )
+    sender = UserSerializer(read_only=True, allow_null=True)
+    text = serializers.CharField(read_only=True, label=_message_label("text"))
+    packet_id = serializers.IntegerField(
+        read_only=True, allow_null=True, label=_message_label("packet_id")
+    )
     recipient_id = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
-
-    class Meta:
-        model = Message
-        fields = [
-            "id",
-            "room_id",
-            "kind",
-            "sender",
-            "text",
-            "packet_id",
-            "recipient_id",
-            "created_at",
-        ]
-        read_only_fields = fields
 
 
 def message_data(message: Message) -> dict[str, Any]:

@@ -129,8 +129,7 @@ def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenRes
         with transaction.atomic():
             # One statement locks the packet and finds the caller's earlier share.
             packet = (
-                Packet.objects.select_for_update(of=("self",))
-                .select_related("sender")
+                Packet.objects.select_for_update()
                 .annotate(previous_fen=Subquery(mine))
                 .get(pk=packet_id)
             )
@@ -217,7 +216,7 @@ def _announce(
             kind=Message.Kind.NOTICE,
             text=text,
             packet_id=packet.pk,
-            recipient=packet.sender,
+            recipient=User(pk=packet.sender_id),  # only its id is stored
             publish=False,
         )
         publish_on_commit(
