@@ -294,16 +294,9 @@ def test_events_published_by_other_apps_are_forwarded_unchanged(pair):
     run(scenario)
 
 
-def test_message_new_is_decorated_for_each_viewer(pair, message_decorator):
-    room, alice, bob = pair
-
-    @message_decorator
-    def add_viewer(messages, viewer):
-        for message in messages:
-            message["seen_by"] = viewer.pk
-
-    alice_token = token_for(alice)
-    bob_token = token_for(bob)
+def _events_of_a_post(room, alice, bob):
+    """Alice and Bob connected to `room`, Alice posts "hi": the event each receives."""
+    alice_token, bob_token = token_for(alice), token_for(bob)
 
     async def scenario():
         async with (
@@ -313,13 +306,24 @@ def test_message_new_is_decorated_for_each_viewer(pair, message_decorator):
             await database_sync_to_async(services.message_post_text)(
                 room=room, sender=alice, text="hi"
             )
-            alice_event, bob_event = await asyncio.gather(
+            return await asyncio.gather(
                 alice_socket.receive_json_from(timeout=3), bob_socket.receive_json_from(timeout=3)
             )
-            assert alice_event["message"]["seen_by"] == alice.pk
-            assert bob_event["message"]["seen_by"] == bob.pk
 
-    run(scenario)
+    return run(scenario)
+
+
+def test_message_new_is_decorated_for_each_viewer(pair, message_decorator):
+    room, alice, bob = pair
+
+    @message_decorator
+    def add_viewer(messages, viewer):
+        for message in messages:
+            message["seen_by"] = viewer.pk
+
+    alice_event, bob_event = _events_of_a_post(room, alice, bob)
+    assert alice_event["message"]["seen_by"] == alice.pk
+    assert bob_event["message"]["seen_by"] == bob.pk
 
 
 def test_member_added_later_can_connect(pair, make_user):
@@ -367,25 +371,11 @@ def test_connections_receiving_one_event_share_its_viewer_independent_lookups(
         for message in messages:
             message["state"], message["seen_by"] = shared["state"], viewer.pk
 
-    alice_token, bob_token = token_for(alice), token_for(bob)
-
-    async def scenario():
-        async with (
-            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
-            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
-        ):
-            await database_sync_to_async(services.message_post_text)(
-                room=room, sender=alice, text="hi"
-            )
-            alice_event, bob_event = await asyncio.gather(
-                alice_socket.receive_json_from(timeout=3), bob_socket.receive_json_from(timeout=3)
-            )
-            assert (alice_event["message"]["seen_by"], bob_event["message"]["seen_by"]) == (
-                alice.pk,
-                bob.pk,
-            )
-            assert alice_event["message"]["state"] == bob_event["message"]["state"]
-
-    run(scenario)
+    alice_event, bob_event = _events_of_a_post(room, alice, bob)
+    assert (alice_event["message"]["seen_by"], bob_event["message"]["seen_by"]) == (
+        alice.pk,
+        bob.pk,
+    )
+    assert alice_event["message"]["state"] == bob_event["message"]["state"]
     assert len(lookups) == 1
     assert hooks.shared_lookups() is None  # only inside a fan-out
