@@ -21,6 +21,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 import pytest
 from django.conf import settings
 
+TEST_PASSWORD = "pw-for-tests-1"  # make_user's default
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -97,7 +98,7 @@ def make_user(db):
         username = username or f"user{counter['n']}_{int(time.time() * 1000) % 100000}"
         user = User.objects.create_user(
             username=username,
-            password=extra.pop("password", "pw-for-tests-1"),
+            password=extra.pop("password", TEST_PASSWORD),
             display_name=extra.pop("display_name", username.title()),
             **extra,
         )
@@ -195,6 +196,28 @@ def new_page(browser, request):
     yield make
     for context in contexts:
         context.close()
+
+
+def store_of_kind(request, redis_store, local_store):
+    """For a fixture parametrized ["local", "redis"]: an in-process store, or one on the
+    (emptied) Redis test database — skipped with its reason when there is no Redis."""
+    if request.param == "redis":
+        if not settings.REDIS_URL:
+            pytest.skip("needs Redis: set REDIS_URL=redis://...")
+        from django.core.cache import cache
+
+        cache.clear()
+        return redis_store()
+    return local_store()
+
+
+def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
+    """Log in through the login page as a person would, landing on the room list."""
+    page.goto("/accounts/login/")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url("**/chat/")
 
 
 def screenshot(page, name: str) -> Path:

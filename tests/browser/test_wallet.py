@@ -1,23 +1,15 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-
-def login(page, username, password="pw-for-tests-1"):
-    page.goto("/accounts/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(password)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/chat/")
 
 
 def test_bind_a_card_top_up_and_see_the_balance(live_asgi, new_page, make_user):
     make_user("walleter")
     page = new_page(live_asgi)
-    login(page, "walleter")
+    log_in(page, "walleter")
     page.get_by_role("link", name="钱包").click()
     expect(page.get_by_test_id("balance")).to_have_text("¥0.00")
     page.get_by_role("link", name="添加银行卡").click()

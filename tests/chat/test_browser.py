@@ -3,19 +3,9 @@ socket drops."""
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "pw-for-browser-1"
-
-
-def log_in(page, username):
-    page.goto("/accounts/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/chat/")
 
 
 def open_room(page, room):
@@ -28,8 +18,8 @@ def test_members_see_each_others_messages_live_and_after_a_reconnect(
 ):
     from playwright.sync_api import expect
 
-    alice = make_user("alice-live", password=PASSWORD, display_name="爱丽丝")
-    bob = make_user("bob-live", password=PASSWORD, display_name="鲍勃")
+    alice = make_user("alice-live", display_name="爱丽丝")
+    bob = make_user("bob-live", display_name="鲍勃")
     room = group_room(alice, bob, name="浏览器测试群")
     alice_page, bob_page = new_page(live_asgi), new_page(live_asgi)
     log_in(alice_page, "alice-live")
@@ -81,7 +71,7 @@ def test_plus_menu_opens_with_the_red_packet_entry_by_keyboard(
 ):
     from playwright.sync_api import expect
 
-    alice = make_user("alice-menu", password=PASSWORD)
+    alice = make_user("alice-menu")
     room = group_room(alice, name="菜单群")
     page = new_page(live_asgi)
     log_in(page, "alice-menu")

@@ -4,23 +4,16 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.conf import settings
 
 from redpacket.gate import Admission, LocalPacketStore, RedisPacketStore
+from tests.conftest import store_of_kind
 
 TTL = 60_000
 
 
 @pytest.fixture(params=["local", "redis"])
 def store(request):
-    if request.param == "redis":
-        if not settings.REDIS_URL:
-            pytest.skip("needs Redis: set REDIS_URL=redis://...")
-        from django.core.cache import cache
-
-        cache.clear()
-        return RedisPacketStore()
-    return LocalPacketStore()
+    return store_of_kind(request, RedisPacketStore, LocalPacketStore)
 
 
 def test_missing_until_built(store):

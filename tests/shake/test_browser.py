@@ -3,19 +3,9 @@ show."""
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.browser
-
-PASSWORD = "pw-for-browser-1"
-
-
-def log_in(page, username):
-    page.goto("/accounts/login/")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url("**/chat/")
 
 
 def test_the_desktop_button_shakes_and_shows_the_answer(
@@ -24,7 +14,7 @@ def test_the_desktop_button_shakes_and_shows_the_answer(
     from playwright.sync_api import expect
 
     make_campaign(name="春晚摇一摇", budget_fen=200_000, count=300, greeting="新春快乐")
-    make_user("shaker-browser", password=PASSWORD, display_name="摇摇")
+    make_user("shaker-browser", display_name="摇摇")
     page = new_page(live_asgi)
     log_in(page, "shaker-browser")
     page.get_by_role("link", name="摇一摇").click()
@@ -54,7 +44,7 @@ def test_no_luck_reads_shake_again(live_asgi, new_page, make_user, make_campaign
     from playwright.sync_api import expect
 
     campaign = make_campaign(name="手气活动", win_chance_ppm=1)
-    make_user("unlucky-browser", password=PASSWORD)
+    make_user("unlucky-browser")
     page = new_page(live_asgi)
     log_in(page, "unlucky-browser")
     page.goto(f"/shake/{campaign.pk}/")

@@ -4,7 +4,6 @@ the Lua script and the in-process store must give the same answer to the same qu
 import time
 
 import pytest
-from django.conf import settings
 
 from shake.draw import Candidate
 from shake.store import (
@@ -15,6 +14,7 @@ from shake.store import (
     RedisCampaignStore,
     ShakeTerms,
 )
+from tests.conftest import store_of_kind
 
 NOW = int(time.time() * 1000)
 EXPIRE = NOW + 3_600_000
@@ -22,14 +22,7 @@ EXPIRE = NOW + 3_600_000
 
 @pytest.fixture(params=["local", "redis"])
 def store(request):
-    if request.param == "redis":
-        if not settings.REDIS_URL:
-            pytest.skip("needs Redis: set REDIS_URL=redis://...")
-        from django.core.cache import cache
-
-        cache.clear()
-        return RedisCampaignStore()
-    return LocalCampaignStore()
+    return store_of_kind(request, RedisCampaignStore, LocalCampaignStore)
 
 
 def terms(**changes):
