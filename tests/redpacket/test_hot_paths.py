@@ -9,6 +9,7 @@ from chat import hooks
 from redpacket import services
 from redpacket.gate import packet_store
 from redpacket.selectors import decorate_packet_messages
+from tests.invariants import assert_invariants
 
 
 def test_an_open_takes_a_handful_of_statements(group, send, django_assert_max_num_queries):
@@ -36,6 +37,8 @@ def test_a_credit_takes_a_handful_of_statements(group, send, django_assert_num_q
     assert balance_of(users[1]) == before + claim.amount_fen
     with django_assert_num_queries(3):  # credited already: one UPDATE finds nothing
         assert services.claim_credit(claim_id=claim.pk) is False
+    assert balance_of(users[1]) == before + claim.amount_fen
+    assert_invariants()
 
 
 def test_fanout_reads_a_packet_state_once_and_decorates_each_viewer(
