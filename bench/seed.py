@@ -111,13 +111,13 @@ def fund(people: People, user: User, amount_fen: int) -> None:
             user=people.funder,
             card=card,
             amount_fen=TOPUP_FEN,
-            reference=f"bench-topup:{uuid.uuid4()}",
+            request_key=f"bench-topup-{uuid.uuid4().hex}",
         )
     wallet.wallet_transfer(
         sender=people.funder,
         recipient=user,
         amount_fen=amount_fen,
-        reference=f"bench-transfer:{uuid.uuid4()}",
+        request_key=f"bench-transfer-{uuid.uuid4().hex}",
     )
 
 

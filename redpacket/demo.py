@@ -74,7 +74,7 @@ def _ensure_wallet(user: User) -> None:
         )
         card = services.card_bind_verify(user=user, binding_id=str(binding.pk), code=code)
     services.wallet_topup(
-        user=user, card=card, amount_fen=DEMO_CHANGE_FEN, reference=f"demo-topup:{user.username}"
+        user=user, card=card, amount_fen=DEMO_CHANGE_FEN, request_key=f"demo-topup-{user.pk}"
     )
 
 
@@ -132,7 +132,7 @@ def _seed_campaign(admin: User, report: SeedReport) -> None:
             user=admin,
             card=BankCard.objects.filter(user=admin, is_active=True).first(),
             amount_fen=DEMO_CAMPAIGN_BUDGET_FEN,
-            reference="demo-topup:admin:campaign",
+            request_key="demo-topup-campaign",
         )
         campaign = shake.campaign_create(
             created_by=admin,

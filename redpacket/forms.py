@@ -101,5 +101,4 @@ class PacketSendForm(IdempotentForm):
             "greeting": data.get("greeting") or "",
             "pay_with": data.get("pay_with") or BALANCE,
             "pin": data.get("pin") or None,
-            "request_key": data["idempotency_key"],
         }

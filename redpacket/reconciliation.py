@@ -15,6 +15,7 @@ from django.utils.module_loading import import_string
 
 from redpacket.audit import packet_findings
 from redpacket.models import Packet, ReconciliationFinding, ReconciliationRun
+from wallet import services as wallet_services
 from wallet.selectors import Finding
 
 CHUNK = 500
@@ -67,6 +68,11 @@ def reconcile(*, progress: Callable[[int], None] | None = None) -> Reconciliatio
         ]
         requeued = credit_sweep() if stale else 0
         findings += stale
+        # Bank operations a dead request left pending: ask the bank again and finish
+        # them (found above as findings of this run; the next run sees them settled).
+        resolve_after = timedelta(seconds=settings.BANK_OPERATION_RESOLVE_AFTER_SECONDS)
+        for operation in wallet_services.bank_operations_unsettled(resolve_after):
+            wallet_services.bank_operation_resolve(operation)
         ReconciliationFinding.objects.bulk_create(
             ReconciliationFinding(
                 run=run,

@@ -312,6 +312,9 @@ RECONCILIATION_CHECKS = [
 # A bank payment is in flight between the bank's answer and our commit: statement rows
 # younger than this are compared at the next run.
 RECONCILE_SETTLE_SECONDS = env.int("RECONCILE_SETTLE_SECONDS", default=60)
+# A bank operation still pending this long after it was made belongs to a request that
+# died: 对账 asks the bank again under its reference and finishes it.
+BANK_OPERATION_RESOLVE_AFTER_SECONDS = env.int("BANK_OPERATION_RESOLVE_AFTER_SECONDS", default=300)
 
 # --- Shake campaigns (SPEC §5) ---------------------------------------------------------
 # Wins a campaign may run ahead of its pace line (count × elapsed ÷ duration).

@@ -30,6 +30,7 @@ from redpacket.models import Packet
 from redpacket.services.common import limits
 from wallet.errors import PinLocked
 from wallet.forms import YuanField
+from wallet.idempotency import run_idempotent
 from wallet.selectors import wallet_summary
 
 ROOM_PICK_LIMIT = 200
@@ -145,8 +146,22 @@ def send(request: HttpRequest, room_id: int) -> HttpResponse:
     if request.method == "POST" and request.POST.get("switch") and not is_direct:
         form = PacketSendForm(initial=_switched_initial(request, form), **form_kwargs)
     elif request.method == "POST" and form.is_valid():
+        # The same idempotency rules as `POST /api/packets`, scoped to this page.
         try:
-            services.packet_send(sender=request.user, room_id=room.pk, **form.packet_arguments())
+            run_idempotent(
+                user=request.user,
+                scope=f"page:{request.resolver_match.view_name}",
+                key=form.cleaned_data["idempotency_key"],
+                data={**form.packet_arguments(), "room_id": room.pk},
+                action=lambda request_key: {
+                    "packet_id": services.packet_send(
+                        sender=request.user,
+                        room_id=room.pk,
+                        request_key=request_key,
+                        **form.packet_arguments(),
+                    ).pk
+                },
+            )
         except DomainError as error:
             add_domain_error(form, error)
         else:

@@ -21,7 +21,7 @@ from redpacket.core.errors import DomainError
 from redpacket.core.money import yuan
 from shake import rules, selectors, services
 from shake.draw import DEFAULT_TIERS, PPM, TierRange
-from shake.models import Campaign, Tier, Win
+from shake.models import Campaign, SponsorAccount, Tier, Win
 from wallet.selectors import balance_of
 
 # Set once a campaign exists: changing them would change money already in escrow.
@@ -106,6 +106,8 @@ class TierInline(admin.TabularInline):
 
 
 class CampaignForm(forms.ModelForm):
+    operator = None  # the signed-in operator (set by CampaignAdmin.get_form)
+
     class Meta:
         model = Campaign
         fields = (
@@ -128,6 +130,12 @@ class CampaignForm(forms.ModelForm):
             self.add_error("ends_at", _("结束时间必须晚于开始时间"))
         if not self.instance.pk:
             sponsor, budget = data.get("sponsor"), data.get("budget_fen")
+            if sponsor and self.operator is not None:
+                try:
+                    services.campaign_sponsor(created_by=self.operator, sponsor_id=sponsor.pk)
+                except DomainError as error:
+                    self.add_error("sponsor", str(error.message))
+                    return data
             if sponsor and budget and balance_of(sponsor) < budget:
                 self.add_error(
                     "budget_fen",
@@ -172,6 +180,10 @@ class CampaignAdmin(admin.ModelAdmin):
         "fund_reference",
         "wins_link",
     )
+
+    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"operator": request.user})
 
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
         if obj is None:
@@ -232,8 +244,18 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
         if change:
-            super().save_model(request, obj, form, change)
-            services.campaign_terms_changed(campaign_id=obj.pk)
+            # Only the terms the form changed, under the campaign's row lock, through the
+            # service: never the whole row (a win or an end committed since the form was
+            # read would be overwritten).
+            edited = services.campaign_edit(
+                campaign_id=obj.pk,
+                terms={
+                    name: form.cleaned_data[name]
+                    for name in form.changed_data
+                    if name in services.create.EDITABLE_TERMS
+                },
+            )
+            form.instance.__dict__.update(edited.__dict__)
         # A new campaign is created (and paid for) with its tiers in save_related.
 
     def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
@@ -255,7 +277,7 @@ class CampaignAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         campaign = services.campaign_create(
             created_by=request.user,
-            request_key=f"admin:{uuid.uuid4()}",
+            request_key=uuid.uuid4().hex,
             sponsor_id=data["sponsor"].pk,
             name=data["name"],
             greeting=data.get("greeting") or "",
@@ -282,7 +304,7 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, str(error.message), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description=_("立即开始"))
+    @admin.action(description=_("立即开始"), permissions=["change"])
     def start_now(self, request, queryset):  # type: ignore[no-untyped-def]
         done = sum(
             services.campaign_start(campaign_id=pk) for pk in queryset.values_list("pk", flat=True)
@@ -293,7 +315,7 @@ class CampaignAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("立即结束并退款"))
+    @admin.action(description=_("立即结束并退款"), permissions=["change"])
     def end_now(self, request, queryset):  # type: ignore[no-untyped-def]
         done = sum(
             services.campaign_end(campaign_id=pk, force=True)
@@ -323,3 +345,19 @@ class WinAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("credit_status",)
     search_fields = ("=campaign__id", "user__username")
     list_select_related = ("campaign", "user", "tier")
+
+
+@admin.register(SponsorAccount)
+class SponsorAccountAdmin(admin.ModelAdmin):
+    """Accounts ops marked as sponsors: the only ones whose change an operator may spend
+    on a campaign (SPEC §1). Marking one needs its own add permission."""
+
+    list_display = ("user", "marked_by", "created_at")
+    search_fields = ("user__username",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("marked_by", "created_at")
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        if not change:
+            obj.marked_by = request.user
+        super().save_model(request, obj, form, change)

@@ -209,3 +209,30 @@ class Win(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.campaign_id}[{self.index}] {self.user_id}: {self.amount_fen}"
+
+
+class SponsorAccount(models.Model):
+    """An account that operators marked as a sponsor: a campaign may be paid from its
+    change by an operator other than its owner (SPEC §1). No other user's change ever
+    funds a campaign they did not create themselves."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="sponsor_account",
+        verbose_name=_("赞助方账户"),
+    )
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("标记人"),
+    )
+    created_at = models.DateTimeField(_("标记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("赞助方账户")
+        verbose_name_plural = _("赞助方账户")
+
+    def __str__(self) -> str:
+        return str(self.user)

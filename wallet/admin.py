@@ -117,6 +117,8 @@ class SmsMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "user", "key", "state", "response_status", "created_at")
-    list_filter = ("state", "response_status")
-    search_fields = ("key", "user__username")
+    # Key and request are stored only as keyed digests, and neither is shown.
+    list_display = ("id", "user", "scope", "state", "response_status", "created_at")
+    list_filter = ("scope", "state", "response_status")
+    search_fields = ("user__username",)
+    exclude = ("key_digest", "request_hash")

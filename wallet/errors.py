@@ -68,4 +68,13 @@ class IdempotencyInProgress(DomainError):
 
 class IdempotencyKeyRequired(DomainError):
     code = "idempotency_key_required"
-    message = _("缺少 Idempotency-Key 请求头（1–64 个字符）")
+    message = _("缺少或无效的 Idempotency-Key 请求头（1–64 个可打印 ASCII 字符）")
+
+
+class LedgerConflict(DomainError):
+    """A reference posted once already, now asked for with other legs: never a silent
+    success (the money would move on one side only). Logged loudly by the ledger."""
+
+    code = "ledger_conflict"
+    status = 409
+    message = _("该款项已记账，且与本次请求不一致")

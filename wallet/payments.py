@@ -1,6 +1,7 @@
 """What a user asks the wallet to do, as the API and the pages both call it: check the
-card is theirs, authorize with the PIN (SPEC §2), then move the money. References are
-derived from the request's idempotency key, so a repeated request moves money once."""
+card is theirs, authorize with the PIN (SPEC §2), then move the money. `request_key` is
+the request's server-side id (its idempotency record), so a repeated request resumes or
+replays its first run and moves money once; no client string reaches a reference."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def payment_topup(
     card = services.card_for_user(user=user, card_id=card_id)
     services.payment_authorize(user=user, pin=pin)
     return services.wallet_topup(
-        user=user, card=card, amount_fen=amount_fen, reference=f"topup:{user.pk}:{request_key}"
+        user=user, card=card, amount_fen=amount_fen, request_key=request_key
     )
 
 
@@ -30,7 +31,7 @@ def payment_withdraw(
     card = services.card_for_user(user=user, card_id=card_id)
     services.payment_authorize(user=user, pin=pin)
     return services.wallet_withdraw(
-        user=user, card=card, amount_fen=amount_fen, reference=f"withdraw:{user.pk}:{request_key}"
+        user=user, card=card, amount_fen=amount_fen, request_key=request_key
     )
 
 
@@ -53,5 +54,5 @@ def payment_transfer(
         recipient=recipient,
         amount_fen=amount_fen,
         note=note,
-        reference=f"transfer:{user.pk}:{request_key}",
+        request_key=request_key,
     )

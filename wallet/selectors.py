@@ -14,6 +14,7 @@ from redpacket.accounts.models import User
 from wallet.models import (
     Account,
     BankCard,
+    BankOperation,
     Entry,
     LedgerTransaction,
     PaymentPin,
@@ -130,34 +131,73 @@ def ledger_findings() -> list[Finding]:
 
 
 def statement_findings() -> list[Finding]:
-    """The sandbox bank's successful debits/credits against the clearing account's legs,
-    matched by reference and amount (a debit at the bank = money into our system).
+    """SPEC §8 #6, line by line: every operation the bank performed (an "ok" debit or
+    credit on its statement) is one of our bank operations, for its amount and
+    direction, with exactly one ledger transaction on the bank clearing account moving
+    the same money; a refused operation moved nothing (no transaction, or a posting and
+    its reversal); every transaction on the clearing account names its bank operation;
+    and no operation stays unsettled.
 
-    A payment is in flight for a moment between the bank's answer and our commit; rows
-    younger than RECONCILE_SETTLE_SECONDS on either side wait for the next run."""
+    Matching goes by the operation's id (the ledger's foreign key; the bank knows the
+    operation's reference), never by reading meaning into reference strings. A payment
+    is in flight for a moment between the bank's answer and our commit: rows younger
+    than RECONCILE_SETTLE_SECONDS wait for the next run."""
     findings: list[Finding] = []
     cutoff = timezone.now() - timedelta(seconds=settings.RECONCILE_SETTLE_SECONDS)
+    operations = BankOperation.objects.all()
     lines = SandboxStatementLine.objects.filter(outcome="ok").exclude(operation="bind")
     legs = Entry.objects.filter(account__kind=Account.Kind.BANK_CLEARING)
     if settings.RECONCILE_SETTLE_SECONDS:
+        operations = operations.filter(created_at__lte=cutoff)
         lines = lines.filter(created_at__lte=cutoff)
         legs = legs.filter(transaction__created_at__lte=cutoff)
-    bank: dict[str, int] = {}
+    by_reference = {operation.reference: operation for operation in operations}
+    by_id = {operation.pk: operation for operation in by_reference.values()}
+
+    bank: dict[int, int] = {}
     for line in lines:
-        signed = -line.amount_fen if line.operation == "debit" else line.amount_fen
-        reference = (
-            line.reference.removesuffix(":refund") if line.operation == "credit" else line.reference
-        )
-        bank[reference] = bank.get(reference, 0) + signed
-    ours: dict[str, int] = {}
-    clearing_legs = legs.values_list("transaction__reference", "amount_fen")
-    for reference, amount in clearing_legs:
-        reference = reference.removesuffix(":reversal")
-        ours[reference] = ours.get(reference, 0) + amount
-    for reference in sorted(set(bank) | set(ours)):
-        expected, actual = bank.get(reference, 0), ours.get(reference, 0)
-        if expected != actual:
+        operation = by_reference.get(line.reference)
+        if operation is None:
             findings.append(
-                Finding("statement_mismatch", reference, f"bank {expected}", f"ledger {actual}")
+                Finding("statement_unknown_operation", line.reference, "a bank operation", "none")
+            )
+            continue
+        direction = "debit" if operation.is_debit else "credit"
+        if line.operation != direction or line.amount_fen != operation.amount_fen:
+            findings.append(
+                Finding(
+                    "statement_mismatch",
+                    operation.reference,
+                    f"{direction} {operation.amount_fen}",
+                    f"bank {line.operation} {line.amount_fen}",
+                )
+            )
+        bank[operation.pk] = operation.clearing_amount_fen
+
+    ours: dict[int, list[int]] = {}
+    for reference, operation_id, amount in legs.values_list(
+        "transaction__reference", "transaction__bank_operation_id", "amount_fen"
+    ):
+        if operation_id is None:
+            findings.append(
+                Finding("clearing_without_bank_operation", reference, "a bank operation", "none")
+            )
+            continue
+        ours.setdefault(operation_id, []).append(amount)
+
+    for operation_id in sorted(set(bank) | set(ours)):
+        operation = by_id.get(operation_id)
+        name = operation.reference if operation else f"bank operation {operation_id}"
+        expected, posted = bank.get(operation_id, 0), sorted(ours.get(operation_id, []))
+        matches = posted == [expected] if expected else sum(posted) == 0 and len(posted) in (0, 2)
+        if not matches:
+            findings.append(
+                Finding("statement_mismatch", name, f"bank {expected}", f"ledger {posted}")
+            )
+
+    for operation in by_reference.values():
+        if operation.state == BankOperation.State.PENDING:
+            findings.append(
+                Finding("bank_operation_unsettled", operation.reference, "settled", "pending")
             )
     return findings

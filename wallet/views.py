@@ -13,6 +13,7 @@ from redpacket.core.forms import add_domain_error
 from redpacket.core.money import yuan
 from wallet import payments, selectors, services
 from wallet.forms import CardBindForm, CardPaymentForm, CardVerifyForm, TransferForm
+from wallet.idempotency import run_idempotent
 from wallet.models import CardBinding
 
 
@@ -66,16 +67,27 @@ def card_verify(request, binding_id):
 
 
 def _pay(request, form, pay, template, title):  # type: ignore[no-untyped-def]
+    """A payment form through the API's idempotency rules: its hidden key is scoped to
+    this page and user, a resubmission replays the first answer, another body with the
+    same key is refused."""
     if request.method == "POST" and form.is_valid():
         try:
-            account = pay(form.cleaned_data)
+            outcome = run_idempotent(
+                user=request.user,
+                scope=f"page:{request.resolver_match.view_name}",
+                key=form.cleaned_data["idempotency_key"],
+                data=form.cleaned_data,
+                action=lambda request_key: {
+                    "balance_fen": pay(form.cleaned_data, request_key).balance_fen
+                },
+            )
         except DomainError as error:
             add_domain_error(form, error, aliases={"to_user_id": "recipient"})
         else:
             messages.success(
                 request,
                 _("%(what)s成功，零钱余额%(balance)s")
-                % {"what": title, "balance": yuan(account.balance_fen)},
+                % {"what": title, "balance": yuan(outcome.body["balance_fen"])},
             )
             return redirect("wallet:home")
     return render(request, template, {"form": form, "title": title})
@@ -91,12 +103,12 @@ def _card_payment_page(request, payment, title):  # type: ignore[no-untyped-def]
     return _pay(
         request,
         form,
-        lambda data: payment(
+        lambda data, request_key: payment(
             user=request.user,
             card_id=data["card_id"],
             amount_fen=data["amount_fen"],
             pin=data.get("pin"),
-            request_key=data["idempotency_key"],
+            request_key=request_key,
         ),
         "wallet/pay.html",
         title,
@@ -120,13 +132,13 @@ def transfer(request):
     return _pay(
         request,
         form,
-        lambda data: payments.payment_transfer(
+        lambda data, request_key: payments.payment_transfer(
             user=request.user,
             recipient=User.objects.filter(username=data["recipient"]).first(),
             amount_fen=data["amount_fen"],
             pin=data.get("pin"),
             note=data.get("note", ""),
-            request_key=data["idempotency_key"],
+            request_key=request_key,
         ),
         "wallet/pay.html",
         _("转账"),

@@ -44,7 +44,7 @@ class PacketsApi(IdempotentMixin, APIView):
         data = PacketSendInput(data=request.data)
         data.is_valid(raise_exception=True)
         packet = services.packet_send(
-            sender=request.user, request_key=self.idempotency_key, **data.validated_data
+            sender=request.user, request_key=self.request_key, **data.validated_data
         )
         view = selectors.packet_view(user=request.user, packet_id=packet.pk)
         body = {key: value for key, value in view.items() if key not in ("view", "my_amount_fen")}

@@ -41,6 +41,7 @@ def packet_send(
     money is taken at once, never merely frozen. One packet per sender and request key.
     After commit: the gate is built, the facts cached, `packet.new` pushed to the room.
     """
+    request_key = wallet.check_request_key(request_key)
     existing = Packet.objects.filter(sender=sender, request_key=request_key).first()
     if existing is not None:
         return existing
@@ -82,7 +83,9 @@ def packet_send(
     }
     if card is None:
         return _create(details, source=wallet.BALANCE)
-    with wallet.card_charge(card=card, amount_fen=total, reference=fund_reference) as charge:
+    with wallet.card_charge(
+        user=sender, card=card, amount_fen=total, request_key=request_key
+    ) as charge:
         return _create({**details, "paid_with_card": card}, source=charge)
 
 
@@ -126,7 +129,8 @@ def _create(details: dict, source: wallet.CardCharge | str) -> Packet:
             )
     except IntegrityError:
         # The same request raced itself: the first one's packet is the answer, and its
-        # payment stands (a card charge must not be refunded here).
+        # payment stands (both runs went through the request's one bank operation, which
+        # the first one used: nothing to return here).
         existing = Packet.objects.filter(fund_reference=details["fund_reference"]).first()
         if existing is None:
             raise

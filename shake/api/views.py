@@ -33,15 +33,18 @@ def campaign_data(campaign: Campaign) -> dict:
     return data
 
 
-class StaffCreates(BasePermission):
-    """Anyone signed in lists campaigns; only staff create them."""
+class OperatorsCreate(BasePermission):
+    """Anyone signed in lists campaigns; creating one (it moves money) needs Django's
+    campaign permission, not mere staff status."""
 
     def has_permission(self, request, view):  # type: ignore[no-untyped-def]
-        return request.method != "POST" or bool(request.user and request.user.is_staff)
+        return request.method != "POST" or bool(
+            request.user and request.user.has_perm("shake.add_campaign")
+        )
 
 
 class CampaignsApi(IdempotentMixin, APIView):
-    permission_classes = [*APIView.permission_classes, StaffCreates]
+    permission_classes = [*APIView.permission_classes, OperatorsCreate]
 
     def get_throttles(self):  # type: ignore[no-untyped-def]
         return [MoneyThrottle()] if self.request.method == "POST" else []
@@ -60,7 +63,7 @@ class CampaignsApi(IdempotentMixin, APIView):
         responses={
             201: CampaignSerializer,
             400: _error("invalid input (`fields` names it) or a missing Idempotency-Key"),
-            403: _error("not staff"),
+            403: _error("no campaign permission"),
             409: _error("the same Idempotency-Key with another body"),
             422: _error("the sponsor's change cannot pay the budget (insufficient_balance)"),
         },
@@ -75,7 +78,7 @@ class CampaignsApi(IdempotentMixin, APIView):
         if tiers is not None:
             tiers = [TierRange(**tier) for tier in tiers]
         campaign = services.campaign_create(
-            created_by=request.user, request_key=self.idempotency_key, tiers=tiers, **values
+            created_by=request.user, request_key=self.request_key, tiers=tiers, **values
         )
         return Response(campaign_data(campaign), status=status.HTTP_201_CREATED)
 

@@ -2,6 +2,8 @@
 
 from shake.services.create import (
     campaign_create,
+    campaign_edit,
+    campaign_sponsor,
     campaign_start,
     campaign_terms_changed,
     campaigns_start_due,
@@ -14,8 +16,10 @@ __all__ = [
     "Reason",
     "ShakeResult",
     "campaign_create",
+    "campaign_edit",
     "campaign_end",
     "campaign_shake",
+    "campaign_sponsor",
     "campaign_start",
     "campaign_terms_changed",
     "campaigns_end_due",

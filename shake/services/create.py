@@ -15,7 +15,7 @@ from redpacket.accounts.models import User
 from redpacket.core.errors import InvalidInput
 from shake import facts, rules
 from shake.draw import DEFAULT_TIERS, PPM, TierRange
-from shake.models import Campaign, Tier
+from shake.models import Campaign, SponsorAccount, Tier
 from wallet import services as wallet
 from wallet.models import Account, LedgerTransaction
 
@@ -39,21 +39,18 @@ def campaign_create(
     """Create a campaign and pay its whole budget from the sponsor's change into campaign
     escrow (422 insufficient_balance when the change is short), or neither.
 
-    The sponsor is the creator unless `sponsor_id` names another user (operators create
-    campaigns for sponsors). One campaign per creator and request key: a repeat returns
-    the first. Tiers default to SPEC §5's table. After commit the facts and the fast state
+    The sponsor is the creator unless `sponsor_id` names an account that ops marked as a
+    sponsor (SPEC §1): an ordinary user's change never funds a campaign they did not
+    create. Who may create campaigns at all is the caller's check (the campaign
+    permission). One campaign per creator and request key (a server-side id): a repeat
+    returns the first. Tiers default to SPEC §5's table. After commit the facts and the fast state
     are warmed.
     """
+    request_key = wallet.check_request_key(request_key)
     existing = Campaign.objects.filter(created_by=created_by, request_key=request_key).first()
     if existing is not None:
         return existing
-    sponsor = created_by
-    if sponsor_id is not None and sponsor_id != created_by.pk:
-        found = User.objects.filter(pk=sponsor_id, is_active=True).first()
-        if found is None:
-            message = _("赞助方用户不存在")
-            raise InvalidInput(message, fields={"sponsor_id": message})
-        sponsor = found
+    sponsor = campaign_sponsor(created_by=created_by, sponsor_id=sponsor_id)
 
     now = timezone.now()
     starts_at = starts_at or now
@@ -120,6 +117,21 @@ def campaign_create(
     return campaign
 
 
+def campaign_sponsor(*, created_by: User, sponsor_id: int | None) -> User:
+    """Whose change pays a campaign: the creator's own, or a marked sponsor account's."""
+    if sponsor_id is None or sponsor_id == created_by.pk:
+        return created_by
+    account = (
+        SponsorAccount.objects.select_related("user")
+        .filter(user_id=sponsor_id, user__is_active=True)
+        .first()
+    )
+    if account is None:
+        message = _("只能由本人或已登记的赞助方账户出资")
+        raise InvalidInput(message, fields={"sponsor_id": message})
+    return account.user
+
+
 def campaign_start(*, campaign_id: int) -> bool:
     """The operators' "start now": a scheduled campaign starts at once. Returns whether
     this call started it."""
@@ -154,6 +166,33 @@ def campaigns_start_due() -> int:
     for campaign_id in due:
         facts.forget(campaign_id)
     return started
+
+
+# What an operator may change on a campaign that exists: its terms. Money (sponsor,
+# budget, count, minimum share) is fixed once paid; counters move only with wins and end.
+EDITABLE_TERMS = frozenset(
+    {"name", "greeting", "starts_at", "ends_at", "per_user_cap", "win_chance_ppm"}
+)
+
+
+def campaign_edit(*, campaign_id: int, terms: dict[str, object]) -> Campaign:
+    """Change a campaign's terms under its row lock, writing only those columns: a win or
+    an end committed meanwhile is never overwritten (the counters are not in the
+    UPDATE). Call inside the editing transaction (tiers saved in it stay under the lock).
+    """
+    unknown = set(terms) - EDITABLE_TERMS
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status == Campaign.Status.ENDED:
+        raise InvalidInput(_("活动已结束，不能修改"), code="campaign_ended")
+    changed = [name for name, value in terms.items() if getattr(campaign, name) != value]
+    for name in changed:
+        setattr(campaign, name, terms[name])
+    if changed:
+        campaign.save(update_fields=changed)
+    campaign_terms_changed(campaign_id=campaign.pk)
+    return campaign
 
 
 def campaign_terms_changed(*, campaign_id: int) -> None:

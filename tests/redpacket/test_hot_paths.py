@@ -21,13 +21,20 @@ def test_an_open_takes_a_handful_of_statements(group, send, django_assert_max_nu
         services.packet_open(user=users[2], packet_id=packet.pk)
 
 
-def test_a_credit_takes_a_handful_of_statements(group, send, django_assert_num_queries):
+def test_a_credit_takes_a_handful_of_statements(
+    group, send, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     from redpacket.models import Claim
+    from wallet.models import Account
     from wallet.selectors import balance_of
+    from wallet.services import system_account
 
     room, users = group(3)
     packet = send(users[0], room, count=2)
     services.packet_open(user=users[1], packet_id=packet.pk)
+    # A warm process: the escrow's row is remembered once its transaction committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        system_account(Account.Kind.PACKET_ESCROW)
     claim = Claim.objects.get(packet=packet, user=users[1])
     before = balance_of(users[1])
     # The claim marked (UPDATE … RETURNING), the wallet locked, the ledger's transaction,

@@ -20,10 +20,44 @@ def _shake_settings(settings):
     campaign_store().clear()
 
 
+def grant_campaign_permission(user):
+    """Django's campaign permission (staff status alone creates nothing)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="shake", codename="add_campaign")
+    )
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
+
+
 @pytest.fixture
-def sponsor(make_user, fund):  # noqa: F811
-    """A staff user with ¥10,000 of change."""
-    user = make_user(is_staff=True)
+def make_operator(make_user):
+    """A staff user holding the campaign permission."""
+
+    def make(**extra):
+        return grant_campaign_permission(make_user(**extra))
+
+    return make
+
+
+@pytest.fixture
+def mark_sponsor(make_user):
+    """Mark a user as a sponsor account (what ops do in admin)."""
+    from shake.models import SponsorAccount
+
+    def mark(user):
+        SponsorAccount.objects.create(user=user, marked_by=make_user(is_staff=True))
+        return user
+
+    return mark
+
+
+@pytest.fixture
+def sponsor(make_operator, fund):  # noqa: F811
+    """An operator with the campaign permission and ¥10,000 of change."""
+    user = make_operator()
     fund(user, 1_000_000)
     return user
 

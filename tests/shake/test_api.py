@@ -154,8 +154,8 @@ def test_bad_input_is_400_with_fields_and_changes_nothing(staff_client, sponsor,
     assert _snapshot(sponsor) == before
 
 
-def test_a_sponsor_who_cannot_pay_is_422(auth_client, make_user, fund):
-    poor = make_user(is_staff=True)
+def test_a_sponsor_who_cannot_pay_is_422(auth_client, make_operator, fund):
+    poor = make_operator()
     fund(poor, 5_000)
     client = auth_client(poor)
     before = _snapshot(poor)
@@ -178,6 +178,46 @@ def test_only_staff_create_campaigns(auth_client, make_user, fund):
     )
     assert response.status_code == 403 and response.json()["code"] == "not_allowed"
     assert _snapshot(user) == before
+
+
+def test_staff_status_alone_creates_no_campaign(auth_client, make_user, fund):
+    # Before the fix `is_staff` was enough, with any user's change as the budget.
+    victim = make_user()
+    fund(victim, 200_000)
+    staff = make_user(is_staff=True)
+    before = _snapshot(victim)
+    response = _create(
+        auth_client(staff),
+        {
+            "name": "活动",
+            "budget_fen": 100_000,
+            "count": 100,
+            "ends_at": _future(),
+            "sponsor_id": victim.pk,
+        },
+    )
+    assert response.status_code == 403 and response.json()["code"] == "not_allowed"
+    assert _snapshot(victim) == before
+    assert_invariants()
+
+
+def test_an_operator_cannot_spend_an_ordinary_users_change(staff_client, make_user, fund):
+    victim = make_user()
+    fund(victim, 200_000)
+    before = _snapshot(victim)
+    response = _create(
+        staff_client,
+        {
+            "name": "活动",
+            "budget_fen": 100_000,
+            "count": 100,
+            "ends_at": _future(),
+            "sponsor_id": victim.pk,
+        },
+    )
+    assert response.status_code == 400 and "sponsor_id" in response.json()["fields"]
+    assert _snapshot(victim) == before
+    assert_invariants()
 
 
 def test_create_needs_an_idempotency_key(staff_client, sponsor):

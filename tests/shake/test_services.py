@@ -44,10 +44,10 @@ def test_create_pays_the_whole_budget_into_campaign_escrow_once(sponsor, make_ca
     assert_invariants()
 
 
-def test_create_for_another_sponsor_takes_the_sponsors_change(
-    sponsor, make_user, fund, make_campaign
+def test_create_for_a_marked_sponsor_account_takes_its_change(
+    sponsor, make_user, fund, mark_sponsor, make_campaign
 ):
-    other = make_user()
+    other = mark_sponsor(make_user())
     fund(other, 70_000)
     campaign = make_campaign(budget_fen=70_000, count=10, sponsor_id=other.pk)
     assert campaign.sponsor == other and campaign.created_by == sponsor
@@ -55,8 +55,20 @@ def test_create_for_another_sponsor_takes_the_sponsors_change(
     assert_invariants()
 
 
-def test_create_with_short_change_refuses_and_changes_nothing(make_user, fund, make_campaign):
-    poor = make_user(is_staff=True)
+def test_an_ordinary_users_change_never_funds_anothers_campaign(make_user, fund, make_campaign):
+    # Before the fix any creator could name any user as sponsor and spend their change.
+    victim = make_user()
+    fund(victim, 70_000)
+    with pytest.raises(InvalidInput) as refused:
+        make_campaign(budget_fen=70_000, count=10, sponsor_id=victim.pk)
+    assert "sponsor_id" in refused.value.fields
+    assert balance_of(victim) == 70_000
+    assert not Campaign.objects.exists()
+    assert_invariants()
+
+
+def test_create_with_short_change_refuses_and_changes_nothing(make_operator, fund, make_campaign):
+    poor = make_operator()
     fund(poor, 10_000)
     with pytest.raises(wallet_errors.InsufficientBalance):
         make_campaign(budget_fen=70_000, count=10, created_by=poor)

@@ -31,7 +31,7 @@ def fund(bind_card):
     def fund(user, amount_fen):
         card = BankCard.objects.filter(user=user, is_active=True).first() or bind_card(user)
         services.wallet_topup(
-            user=user, card=card, amount_fen=amount_fen, reference=f"test-topup:{uuid.uuid4()}"
+            user=user, card=card, amount_fen=amount_fen, request_key=uuid.uuid4().hex
         )
 
     return fund

@@ -409,7 +409,9 @@ def test_user_without_a_card_pays_from_change_without_a_pin(auth_client, make_us
     client = auth_client()
     donor, friend = make_user(), make_user()
     fund(donor, 300)
-    services.wallet_transfer(sender=donor, recipient=client.user, amount_fen=300, reference="gift")
+    services.wallet_transfer(
+        sender=donor, recipient=client.user, amount_fen=300, request_key="gift"
+    )
     response = client.post(
         "/api/wallet/transfer", {"to_user_id": friend.pk, "amount_fen": 300}, format="json", **key()
     )

@@ -3,7 +3,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tests.invariants import assert_invariants
 from wallet import errors, services
-from wallet.models import Account, Entry, LedgerTransaction
+from wallet.models import Account, BankOperation, Entry, LedgerTransaction
 from wallet.selectors import balance_of, ledger_findings, system_balance
 
 pytestmark = pytest.mark.django_db
@@ -12,21 +12,24 @@ pytestmark = pytest.mark.django_db
 def test_topup_moves_money_from_bank_clearing_into_change(make_user, bind_card):
     user = make_user()
     card = bind_card(user)
-    services.wallet_topup(user=user, card=card, amount_fen=10_000, reference="t1")
+    services.wallet_topup(user=user, card=card, amount_fen=10_000, request_key="t1")
     assert balance_of(user) == 10_000
     assert system_balance(Account.Kind.BANK_CLEARING) == -10_000
-    txn = LedgerTransaction.objects.get(reference="t1")
+    operation = BankOperation.objects.get(user=user, request_key="t1")
+    txn = LedgerTransaction.objects.get(reference=f"topup:{operation.pk}")
+    assert txn.bank_operation == operation and operation.state == BankOperation.State.OK
     assert sorted(e.amount_fen for e in txn.entries.all()) == [-10_000, 10_000]
     assert_invariants()
 
 
-def test_same_reference_moves_money_once(make_user, bind_card):
+def test_same_request_moves_money_once(make_user, bind_card):
     user = make_user()
     card = bind_card(user)
     for _ in range(3):
-        services.wallet_topup(user=user, card=card, amount_fen=500, reference="same")
+        services.wallet_topup(user=user, card=card, amount_fen=500, request_key="same")
     assert balance_of(user) == 500
-    assert LedgerTransaction.objects.filter(reference="same").count() == 1
+    assert BankOperation.objects.filter(user=user).count() == 1
+    assert LedgerTransaction.objects.filter(kind="topup").count() == 1
     assert_invariants()
 
 
@@ -34,10 +37,10 @@ def test_transfer_refuses_more_than_the_balance_and_changes_nothing(make_user, f
     alice, bob = make_user(), make_user()
     fund(alice, 1_000)
     with pytest.raises(errors.InsufficientBalance):
-        services.wallet_transfer(sender=alice, recipient=bob, amount_fen=1_001, reference="x")
+        services.wallet_transfer(sender=alice, recipient=bob, amount_fen=1_001, request_key="x")
     assert balance_of(alice) == 1_000 and balance_of(bob) == 0
-    assert not LedgerTransaction.objects.filter(reference="x").exists()
-    services.wallet_transfer(sender=alice, recipient=bob, amount_fen=1_000, reference="y")
+    assert not LedgerTransaction.objects.filter(kind="transfer").exists()
+    services.wallet_transfer(sender=alice, recipient=bob, amount_fen=1_000, request_key="y")
     assert balance_of(alice) == 0 and balance_of(bob) == 1_000
     assert_invariants()
 
@@ -47,11 +50,11 @@ def test_a_replay_is_not_refused_after_the_balance_fell(make_user, fund):
     # would no longer be there.
     alice, bob = make_user(), make_user()
     fund(alice, 1_000)
-    first = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, reference="r")
-    again = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, reference="r")
+    first = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, request_key="r")
+    again = services.wallet_transfer(sender=alice, recipient=bob, amount_fen=800, request_key="r")
     assert first.pk == again.pk
     assert balance_of(alice) == 200 and balance_of(bob) == 800
-    assert LedgerTransaction.objects.filter(reference="r").count() == 1
+    assert LedgerTransaction.objects.filter(kind="transfer").count() == 1
     assert_invariants()
 
 
@@ -60,11 +63,11 @@ def test_a_refusal_leaves_the_callers_transaction_usable(make_user, fund):
     fund(alice, 100)
     with transaction.atomic():
         with pytest.raises(errors.InsufficientBalance):
-            services.wallet_transfer(sender=alice, recipient=bob, amount_fen=101, reference="a")
+            services.wallet_transfer(sender=alice, recipient=bob, amount_fen=101, request_key="a")
         # The caller goes on in the same transaction: nothing was written, nothing broken.
-        services.wallet_transfer(sender=alice, recipient=bob, amount_fen=100, reference="b")
+        services.wallet_transfer(sender=alice, recipient=bob, amount_fen=100, request_key="b")
     assert balance_of(alice) == 0 and balance_of(bob) == 100
-    assert not LedgerTransaction.objects.filter(reference="a").exists()
+    assert not LedgerTransaction.objects.filter(reference=f"transfer:{alice.pk}:a").exists()
     assert_invariants()
 
 
@@ -72,7 +75,7 @@ def test_a_wallet_named_by_its_user_is_created_on_first_use(make_user, fund):
     alice, newcomer = make_user(), make_user()
     Account.objects.filter(user=newcomer).delete()
     fund(alice, 300)
-    services.wallet_transfer(sender=alice, recipient=newcomer, amount_fen=300, reference="n")
+    services.wallet_transfer(sender=alice, recipient=newcomer, amount_fen=300, request_key="n")
     assert balance_of(newcomer) == 300
     assert_invariants()
 
@@ -80,7 +83,7 @@ def test_a_wallet_named_by_its_user_is_created_on_first_use(make_user, fund):
 def test_entries_record_the_balance_after(make_user, fund):
     alice, bob = make_user(), make_user()
     fund(alice, 700)
-    services.wallet_transfer(sender=alice, recipient=bob, amount_fen=200, reference="t")
+    services.wallet_transfer(sender=alice, recipient=bob, amount_fen=200, request_key="t")
     latest = Entry.objects.filter(account__user=alice).order_by("-id").first()
     assert latest.amount_fen == -200 and latest.balance_after_fen == 500
 
@@ -123,15 +126,19 @@ def test_card_charge_refunds_the_card_when_the_block_fails(make_user, bind_card)
     card = bind_card(user)
     with (
         pytest.raises(RuntimeError),
-        services.card_charge(card=card, amount_fen=300, reference="pay:1") as charge,
+        services.card_charge(user=user, card=card, amount_fen=300, request_key="p1") as charge,
     ):
         assert charge.amount_fen == 300
         raise RuntimeError("the packet could not be created")
-    lines = SandboxStatementLine.objects.filter(reference__startswith="pay:1")
-    assert {(line.operation, line.amount_fen) for line in lines} == {
-        ("debit", 300),
-        ("credit", 300),
+    charge_op = BankOperation.objects.get(purpose="charge", user=user)
+    refund_op = BankOperation.objects.get(purpose="refund", refund_of=charge_op)
+    assert charge_op.state == "returned" and refund_op.state == "ok"
+    lines = SandboxStatementLine.objects.exclude(operation="bind")
+    assert {(line.operation, line.amount_fen, line.reference) for line in lines} == {
+        ("debit", 300, charge_op.reference),
+        ("credit", 300, refund_op.reference),
     }
+    assert balance_of(user) == 0
     assert_invariants()
 
 
@@ -143,7 +150,7 @@ def test_sandbox_refusing_cards_change_nothing(make_user, bind_card, number, err
     user = make_user()
     card = bind_card(user, number=number)
     with pytest.raises(error):
-        services.wallet_topup(user=user, card=card, amount_fen=100, reference="r")
+        services.wallet_topup(user=user, card=card, amount_fen=100, request_key="r")
     assert balance_of(user) == 0
     assert not LedgerTransaction.objects.exists()
     assert_invariants()
@@ -154,7 +161,7 @@ def test_withdraw_to_a_blocked_card_is_reversed(make_user, fund, bind_card):
     fund(user, 1_000)
     blocked = bind_card(user, number="4000000000000002")
     with pytest.raises(errors.CardDeclined):
-        services.wallet_withdraw(user=user, card=blocked, amount_fen=400, reference="w")
+        services.wallet_withdraw(user=user, card=blocked, amount_fen=400, request_key="w")
     assert balance_of(user) == 1_000
     assert_invariants()
 

@@ -88,7 +88,7 @@ class _CardPaymentApi(_PaymentApi):
         data = TopupInput(data=request.data)
         data.is_valid(raise_exception=True)
         account = self.payment(
-            user=request.user, request_key=self.idempotency_key, **data.validated_data
+            user=request.user, request_key=self.request_key, **data.validated_data
         )
         return Response({"balance_fen": account.balance_fen})
 
@@ -134,7 +134,7 @@ class TransferApi(_PaymentApi):
             amount_fen=values["amount_fen"],
             pin=values.get("pin"),
             note=values.get("note", ""),
-            request_key=self.idempotency_key,
+            request_key=self.request_key,
         )
         return Response({"balance_fen": account.balance_fen})
 
