@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
+.PHONY: money-machine run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: install
 ## A short run: everything but the slow stress and fault tests.
 test-quick: install
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+## The stateful money property test, long: 50,000 steps on PostgreSQL + Redis (DATABASE_URL, REDIS_URL).
+money-machine: install
+	MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider -s tests/test_money_machine.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
