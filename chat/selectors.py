@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
@@ -68,7 +69,9 @@ def room_member_ids(room_id: int) -> frozenset[int]:
     if cached is not None:
         return frozenset(cached)
     member_ids = _load_member_ids(rid)
-    cache.add(key, sorted(member_ids), MEMBERS_CACHE_TTL)
+    # Stored only once what was read is surely committed: a set read inside a
+    # transaction that later rolls back must never outlive it in the cache.
+    transaction.on_commit(lambda: cache.add(key, sorted(member_ids), MEMBERS_CACHE_TTL))
     return member_ids
 
 

@@ -7,6 +7,7 @@ from wallet import selectors
 from wallet.models import (
     Account,
     BankCard,
+    BankOperation,
     CardBinding,
     Entry,
     IdempotencyRecord,
@@ -39,11 +40,24 @@ class EntryInline(ReadOnlyTabularInline):
 
 @admin.register(LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "kind", "reference", "memo", "created_at")
+    list_display = ("id", "kind", "reference", "bank_operation", "actor", "memo", "created_at")
     list_filter = ("kind",)
     search_fields = ("reference",)
+    list_select_related = ("bank_operation", "actor")
     date_hierarchy = "created_at"
     inlines = [EntryInline]
+
+
+@admin.register(BankOperation)
+class BankOperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every call to the bank, by the reference both sides know: what ops match against
+    the bank's statement, and what 对账 finishes when a request left one pending."""
+
+    list_display = ("id", "reference", "user", "card", "amount_fen", "state", "created_at")
+    list_filter = ("purpose", "state")
+    search_fields = ("=id", "user__username")
+    list_select_related = ("user", "card")
+    date_hierarchy = "created_at"
 
 
 @admin.register(Entry)

@@ -178,15 +178,34 @@ def test_packet_message_needs_a_packet_id(make_user, group_room):
         services.message_create(room=group_room(alice), sender=alice, kind="packet")
 
 
-def test_cached_membership_needs_no_sql_when_warm(make_user, group_room, django_assert_num_queries):
+def test_cached_membership_needs_no_sql_when_warm(
+    make_user, group_room, django_assert_num_queries, django_capture_on_commit_callbacks
+):
     alice, bob, outsider = make_user(), make_user(), make_user()
     room = group_room(alice, bob)
-    selectors.room_member_ids(room.pk)
+    with django_capture_on_commit_callbacks(execute=True):  # stored once committed
+        selectors.room_member_ids(room.pk)
     with django_assert_num_queries(0):
         assert selectors.is_member(room_id=room.pk, user_id=alice.pk)
         assert selectors.is_member(room_id=room.pk, user_id=bob.pk)
         assert not selectors.is_member(room_id=room.pk, user_id=outsider.pk)
         assert selectors.room_member_ids(room.pk) == frozenset({alice.pk, bob.pk})
+
+
+def test_members_read_in_a_rolled_back_transaction_are_never_cached(make_user, group_room):
+    from django.core.cache import cache
+    from django.db import transaction
+
+    from chat.models import Membership
+
+    alice, mallory = make_user(), make_user()
+    room = group_room(alice)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Membership.objects.create(room=room, user=mallory)
+        assert mallory.pk in selectors.room_member_ids(room.pk)
+        raise RuntimeError("rolled back")
+    assert cache.get(selectors._members_cache_key(room.pk)) is None
+    assert not selectors.is_member(room_id=room.pk, user_id=mallory.pk)
 
 
 def test_cached_membership_follows_added_members(
