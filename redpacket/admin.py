@@ -3,7 +3,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from redpacket import services
-from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from redpacket.core.admin import (
+    ReadOnlyAdminMixin,
+    ReadOnlyTabularInline,
+    log_operator_action,
+)
 from redpacket.core.money import yuan
 from redpacket.models import Claim, Packet, ReconciliationFinding, ReconciliationRun
 
@@ -41,15 +45,19 @@ class PacketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return yuan(packet.total_fen)
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        # Read-only, but the change list must allow the action.
-        return obj is None and request.user.is_staff
+        # Read-only; the change list allows the action to holders of its permission.
+        return obj is None and self.has_expire_permission(request)
 
-    @admin.action(description=_("立即过期并退款"))
+    def has_expire_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("redpacket.expire_packet")
+
+    @admin.action(description=_("立即过期并退款"), permissions=["expire"])
     def expire_and_refund(self, request, queryset):  # type: ignore[no-untyped-def]
-        done = sum(
-            services.packet_expire(packet_id=packet_id, force=True)
-            for packet_id in queryset.values_list("pk", flat=True)
-        )
+        done = 0
+        for packet in queryset:
+            if services.packet_expire(packet_id=packet.pk, force=True, actor=request.user):
+                log_operator_action(self, request, packet, "立即过期并退款")
+                done += 1
         self.message_user(
             request,
             ngettext("%(n)d 个红包已过期并退款。", "%(n)d 个红包已过期并退款。", done)
@@ -98,12 +106,17 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     actions = ["run_again"]
 
     def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return obj is None and request.user.is_staff
+        return obj is None and self.has_run_permission(request)
 
-    @admin.action(description=_("立即重新对账"))
+    def has_run_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("redpacket.run_reconciliation")
+
+    @admin.action(description=_("立即重新对账"), permissions=["run"])
     def run_again(self, request, queryset):  # type: ignore[no-untyped-def]
         from redpacket.tasks import reconcile
 
+        for run in queryset[:1]:
+            log_operator_action(self, request, run, "立即重新对账")
         reconcile.delay()
         self.message_user(request, _("已开始对账，完成后显示在列表中。"), messages.SUCCESS)
 

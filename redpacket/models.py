@@ -51,6 +51,7 @@ class Packet(models.Model):
     class Meta:
         verbose_name = _("红包")
         verbose_name_plural = _("红包")
+        permissions = [("expire_packet", _("可以立即过期红包并退款"))]
         constraints = [
             models.UniqueConstraint(
                 fields=["sender", "request_key"], name="packet_once_per_request"
@@ -153,6 +154,7 @@ class ReconciliationRun(models.Model):
     class Meta:
         verbose_name = _("对账")
         verbose_name_plural = _("对账")
+        permissions = [("run_reconciliation", _("可以立即运行对账"))]
         ordering = ["-started_at"]
 
     def __str__(self) -> str:

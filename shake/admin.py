@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from redpacket.core.admin import ReadOnlyAdminMixin
+from redpacket.core.admin import ReadOnlyAdminMixin, log_operator_action
 from redpacket.core.errors import DomainError
 from redpacket.core.money import yuan
 from shake import rules, selectors, services
@@ -304,23 +304,32 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, str(error.message), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description=_("立即开始"), permissions=["change"])
+    def has_start_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("shake.start_campaign")
+
+    def has_end_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("shake.end_campaign")
+
+    @admin.action(description=_("立即开始"), permissions=["start"])
     def start_now(self, request, queryset):  # type: ignore[no-untyped-def]
-        done = sum(
-            services.campaign_start(campaign_id=pk) for pk in queryset.values_list("pk", flat=True)
-        )
+        done = 0
+        for campaign in queryset:
+            if services.campaign_start(campaign_id=campaign.pk):
+                log_operator_action(self, request, campaign, "立即开始")
+                done += 1
         self.message_user(
             request,
             ngettext("%(n)d 个活动已开始。", "%(n)d 个活动已开始。", done) % {"n": done},
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("立即结束并退款"), permissions=["change"])
+    @admin.action(description=_("立即结束并退款"), permissions=["end"])
     def end_now(self, request, queryset):  # type: ignore[no-untyped-def]
-        done = sum(
-            services.campaign_end(campaign_id=pk, force=True)
-            for pk in queryset.values_list("pk", flat=True)
-        )
+        done = 0
+        for campaign in queryset:
+            if services.campaign_end(campaign_id=campaign.pk, force=True, actor=request.user):
+                log_operator_action(self, request, campaign, "立即结束并退款")
+                done += 1
         self.message_user(
             request,
             ngettext("%(n)d 个活动已结束并退款。", "%(n)d 个活动已结束并退款。", done)

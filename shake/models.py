@@ -71,6 +71,10 @@ class Campaign(models.Model):
     class Meta:
         verbose_name = _("摇一摇活动")
         verbose_name_plural = _("摇一摇活动")
+        permissions = [
+            ("start_campaign", _("可以立即开始活动")),
+            ("end_campaign", _("可以立即结束活动并退款")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["created_by", "request_key"], name="campaign_once_per_request"

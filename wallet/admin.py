@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline
+from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline, log_operator_action
 from redpacket.core.money import yuan
 from wallet import selectors
 from wallet.models import (
@@ -101,19 +101,29 @@ class CardBindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(PaymentPin)
-class PaymentPinAdmin(admin.ModelAdmin):
+class PaymentPinAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: a lock is lifted only by the logged "unlock" action, by holders of its
+    permission (never by editing the counter)."""
+
     list_display = ("user", "failed_attempts", "locked_until", "updated_at")
     search_fields = ("user__username",)
     fields = ("user", "failed_attempts", "locked_until")
-    readonly_fields = ("user",)
     actions = ["unlock"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return obj is None and self.has_unlock_permission(request)
+
+    def has_unlock_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("wallet.unlock_pin")
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False
 
-    @admin.action(description=_("解除支付密码锁定"))
+    @admin.action(description=_("解除支付密码锁定"), permissions=["unlock"])
     def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
-        queryset.update(failed_attempts=0, locked_until=None)
+        for pin in queryset:
+            PaymentPin.objects.filter(pk=pin.pk).update(failed_attempts=0, locked_until=None)
+            log_operator_action(self, request, pin, "解除支付密码锁定")
 
 
 @admin.register(SandboxStatementLine)

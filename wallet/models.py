@@ -153,6 +153,7 @@ class PaymentPin(models.Model):
     class Meta:
         verbose_name = "支付密码"
         verbose_name_plural = "支付密码"
+        permissions = [("unlock_pin", "可以解除支付密码锁定")]
 
     def __str__(self) -> str:
         return f"PIN of {self.user_id}"

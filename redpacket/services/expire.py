@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from redpacket import facts
+from redpacket.accounts.models import User
 from redpacket.gate import packet_store
 from redpacket.models import Packet
 from redpacket.services.common import publish_to_rooms
@@ -13,10 +14,11 @@ from wallet import services as wallet
 from wallet.models import Account, LedgerTransaction
 
 
-def packet_expire(*, packet_id: int, force: bool = False) -> bool:
-    """Expire one packet (past its TTL, or now when `force`, the operators' action) and
-    refund what is left. Another sweep holding the row skips it (SKIP LOCKED); the ledger
-    reference "packet:<id>:refund" admits one refund. Returns whether this call did it."""
+def packet_expire(*, packet_id: int, force: bool = False, actor: User | None = None) -> bool:
+    """Expire one packet (past its TTL, or now when `force`, the operators' action, whose
+    `actor` the refund's ledger transaction records) and refund what is left. Another
+    sweep holding the row skips it (SKIP LOCKED); the ledger reference
+    "packet:<id>:refund" admits one refund. Returns whether this call did it."""
     now = timezone.now()
     with transaction.atomic():
         due = Packet.objects.select_for_update(skip_locked=True).filter(
@@ -35,6 +37,7 @@ def packet_expire(*, packet_id: int, force: bool = False) -> bool:
                 amount_fen=refund,
                 reference=f"packet:{packet.pk}:refund",
                 kind=LedgerTransaction.Kind.PACKET_REFUND,
+                actor=actor,
             )
         packet.refunded_fen = refund
         packet.remaining_fen = 0

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from redpacket.accounts.models import User
 from shake import facts
 from shake.models import Campaign
 from shake.store import campaign_store
@@ -15,7 +16,9 @@ from wallet import services as wallet
 from wallet.models import Account, LedgerTransaction
 
 
-def end_locked(*, campaign: Campaign, reason: str, now: datetime) -> None:
+def end_locked(
+    *, campaign: Campaign, reason: str, now: datetime, actor: User | None = None
+) -> None:
     """End a campaign whose row the caller holds locked (inside its transaction): refund
     the unspent budget (reference "campaign:<id>:refund", so never twice), mark it ended.
     After commit the fast state stops answering: closed, or sold out for a sell-out."""
@@ -27,6 +30,7 @@ def end_locked(*, campaign: Campaign, reason: str, now: datetime) -> None:
             amount_fen=refund,
             reference=f"campaign:{campaign.pk}:refund",
             kind=LedgerTransaction.Kind.CAMPAIGN_REFUND,
+            actor=actor,
         )
     campaign.refunded_fen = refund
     campaign.status = Campaign.Status.ENDED
@@ -44,8 +48,9 @@ def end_locked(*, campaign: Campaign, reason: str, now: datetime) -> None:
     transaction.on_commit(lambda: store.show_remaining(campaign_id, 0, now.isoformat(), expire_at))
 
 
-def campaign_end(*, campaign_id: int, force: bool = False) -> bool:
-    """End one campaign: past its end time, or now when `force` (the operators' action).
+def campaign_end(*, campaign_id: int, force: bool = False, actor: User | None = None) -> bool:
+    """End one campaign: past its end time, or now when `force` (the operators' action;
+    the refund's ledger transaction records its `actor`).
     The sweep skips a row another transaction holds (SKIP LOCKED: it is busy recording a
     win or being ended); an operator waits for it. Returns whether this call ended it."""
     now = timezone.now()
@@ -61,7 +66,7 @@ def campaign_end(*, campaign_id: int, force: bool = False) -> bool:
         if campaign is None:
             return False
         reason = Campaign.EndReason.OPERATOR if campaign.ends_at > now else Campaign.EndReason.TIME
-        end_locked(campaign=campaign, reason=reason, now=now)
+        end_locked(campaign=campaign, reason=reason, now=now, actor=actor)
     return True
 
 

@@ -115,6 +115,15 @@ def test_start_and_end_actions_go_through_the_services(operator, make_campaign, 
     campaign.refresh_from_db()
     assert campaign.status == Campaign.Status.ENDED
     assert balance_of(sponsor) == before + campaign.budget_fen
+    # Both actions are in the admin log, and the refund names its operator.
+    from django.contrib.admin.models import LogEntry
+
+    from wallet.models import LedgerTransaction
+
+    logged = LogEntry.objects.filter(object_id=str(campaign.pk)).order_by("pk")
+    assert [entry.user.is_superuser for entry in logged] == [True, True]
+    refund = LedgerTransaction.objects.get(reference=f"campaign:{campaign.pk}:refund")
+    assert refund.actor == logged[1].user
     assert_invariants()
 
 
