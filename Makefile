@@ -38,7 +38,7 @@ test-quick: install
 
 ## The stateful money property test, long: 50,000 steps on PostgreSQL + Redis (DATABASE_URL, REDIS_URL).
 money-machine: install
-	MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider -s tests/test_money_machine.py $(PYTEST_ARGS)
+	MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

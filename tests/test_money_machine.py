@@ -342,6 +342,7 @@ def unthrottled(monkeypatch, settings):
     settings.RECONCILE_SETTLE_SECONDS = 0
 
 
+@pytest.mark.timeout(1800)
 def test_money_holds_whatever_a_hostile_client_does(unthrottled):
     runs = max(1, TOTAL_STEPS // STEPS_PER_RUN)
     print(f"money machine: seed {SEED}, {runs} runs of up to {STEPS_PER_RUN} steps")
