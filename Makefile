@@ -5,6 +5,9 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# Development mode, asked for explicitly (README "Settings"): without DEBUG=1 the
+# settings refuse to load with the built-in secrets and the sandbox bank.
+DEV    := DEBUG=1
 
 .PHONY: run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
 
@@ -19,22 +22,22 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	$(DEV) $(BIN)/python manage.py seed_demo
 
 ## Set up and start the app on http://$(HOST):$(PORT) (embedded default unless DATABASE_URL/REDIS_URL are set).
 run: seed
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(DEV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite (services it finds through DATABASE_URL / REDIS_URL; the rest skipped with reasons).
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## A short run: everything but the slow stress and fault tests.
 test-quick: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -64,9 +67,9 @@ bench-quick: install
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 messages: install
-	$(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'
-	$(BIN)/python manage.py makemessages -d djangojs -l en --ignore '$(VENV)/*' --ignore 'staticfiles/*'
-	$(BIN)/python manage.py compilemessages --ignore '$(VENV)/*'
+	$(DEV) $(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'
+	$(DEV) $(BIN)/python manage.py makemessages -d djangojs -l en --ignore '$(VENV)/*' --ignore 'staticfiles/*'
+	$(DEV) $(BIN)/python manage.py compilemessages --ignore '$(VENV)/*'
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles artifacts .pytest_cache

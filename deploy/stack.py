@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RUN_DIR = ROOT / "artifacts" / "stack"
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,17 +71,21 @@ def default_gunicorn_workers() -> int:
     return int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
 
 
-def stack_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+def stack_environment(
+    base: dict[str, str] | None = None, *, secrets_dir: Path | None = None
+) -> dict[str, str]:
     """The environment every process of the stack gets: production settings (DEBUG off),
-    plain HTTP on loopback (no TLS redirect, no secure-only cookies), persistent database
-    connections. Anything already set in `base` wins."""
+    plain HTTP on loopback (no TLS redirect, no secure-only cookies), one trusted proxy
+    (nginx) in front, the sandbox bank and SMS explicitly allowed (a local demo), and a
+    bounded connection pool per process. Anything already set in `base` wins."""
     env = dict(os.environ if base is None else base)
     defaults = {
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_COOKIES": "0",
         "SECURE_HSTS_SECONDS": "0",
-        "CONN_MAX_AGE": "600",
+        "TRUSTED_PROXY_COUNT": "1",
+        "ALLOW_SANDBOX_PAYMENTS": "1",
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "redpacket.settings",
     }
@@ -90,7 +95,21 @@ def stack_environment(base: dict[str, str] | None = None) -> dict[str, str]:
         # A local stack without a configured key gets a fresh one per start (sessions
         # do not survive a restart); production sets SECRET_KEY.
         env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    if not env.get("ALLOCATION_SECRET"):
+        # Kept across restarts (packets are audited against it), in the git-ignored run
+        # directory; production sets ALLOCATION_SECRET.
+        env["ALLOCATION_SECRET"] = _kept_secret((secrets_dir or RUN_DIR) / "allocation-secret")
     return env
+
+
+def _kept_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(50)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
 
 
 @dataclass
@@ -301,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         gunicorn_workers=args.workers,
         worker_concurrency=args.worker_concurrency,
         with_beat=not args.no_beat,
-        run_dir=ROOT / "artifacts" / "stack",
+        run_dir=RUN_DIR,
     )
     stopping = False
 
