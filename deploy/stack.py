@@ -36,6 +36,11 @@ ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RUN_DIR = ROOT / "artifacts" / "stack"
+# PostgreSQL connections each process may hold (its pool's max_size, DB_POOL_MAX_SIZE):
+# a sync gunicorn worker serves one request at a time, a prefork Celery process runs one
+# task at a time, daphne serves many requests at once (a thread each). The whole stack
+# holds at most workers × 2 + 10 + (concurrency + 1) × 2 + 1 (README "Connections").
+POOL_SIZES = {"gunicorn": 2, "daphne": 10, "worker": 2, "beat": 1}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -144,10 +149,13 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         assert self.run_dir is not None
         log = (self.run_dir / f"{name}.log").open("ab")
+        env = dict(self.env)
+        if "DB_POOL_MAX_SIZE" not in env and name in POOL_SIZES:
+            env["DB_POOL_MAX_SIZE"] = str(POOL_SIZES[name])
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=self.env,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as one, Ctrl-C aside
