@@ -23,6 +23,7 @@ def avatar_class(colour: str) -> str:
     except ValueError:
         return "avatar-c0"
 
+
 # Marked for extraction; translated when shown.
 _WEEKDAYS = (
     gettext_noop("星期一"),

@@ -83,8 +83,7 @@ class PacketForwardApi(APIView):
             201: MessageSerializer,
             409: OpenApiResponse(
                 ErrorSerializer,
-                description="`finished`; `direct_packet`: a direct room's packet into "
-                "another room",
+                description="`finished`; `direct_packet`: a direct room's packet into another room",
             ),
         },
         operation_id="packet_forward",
