@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # settings refuse to load with the built-in secrets and the sandbox bank.
 DEV    := DEBUG=1
 
-.PHONY: run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
+.PHONY: run test test-quick api-fuzz lint format install migrate seed worker beat stack bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,15 @@ run: seed
 
 ## The whole test suite (services it finds through DATABASE_URL / REDIS_URL; the rest skipped with reasons).
 test: install
-	$(DEV) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not fuzz" $(PYTEST_ARGS)
 
 ## A short run: everything but the slow stress and fault tests.
 test-quick: install
-	$(DEV) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not slow and not fuzz" $(PYTEST_ARGS)
+
+## The API against its OpenAPI schema with schemathesis (a few minutes; API_FUZZ_EXAMPLES).
+api-fuzz: install
+	$(DEV) $(BIN)/python -m pytest -m fuzz tests/test_api_schema.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
