@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -191,8 +192,10 @@ def test_200_clients_against_daphne_stay_within_the_pool(make_user, daphne_serve
     tokens = list(tokens_issue(users=users).values())
 
     started = time.monotonic()
-    with PeakConnections(application_name) as monitor:
-        statuses = asyncio.run(_crowd(base_url, tokens, room.pk))
+    # The clients run in a thread of their own: a Playwright test of the same session may
+    # have left an event loop in the main thread.
+    with PeakConnections(application_name) as monitor, ThreadPoolExecutor(1) as runner:
+        statuses = runner.submit(asyncio.run, _crowd(base_url, tokens, room.pk)).result()
     elapsed = time.monotonic() - started
 
     print(
