@@ -139,12 +139,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, broker, packet gate ----------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis connections one process may hold for the cache, the packet gate and the shake
+# store. A request beyond them waits (up to DB_POOL_TIMEOUT) for a free one: redis-py's
+# plain pool raised "Too many connections" at 100 when daphne ran 200 requests at once.
+REDIS_POOL_MAX_SIZE = env.int("REDIS_POOL_MAX_SIZE", default=50)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": REDIS_POOL_MAX_SIZE,
+                    "timeout": DB_POOL_TIMEOUT,
+                },
+            },
             "KEY_PREFIX": "c",
         }
     }
