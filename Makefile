@@ -5,8 +5,11 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+# Development mode, asked for explicitly (README "Settings"): without DEBUG=1 the
+# settings refuse to load with the built-in secrets and the sandbox bank.
+DEV    := DEBUG=1
 
-.PHONY: money-machine run test test-quick lint format install migrate seed worker beat stack bench bench-quick messages clean
+.PHONY: run test test-quick api-fuzz money-machine lint format install migrate seed worker beat stack bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,26 +22,30 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
+	$(DEV) $(BIN)/python manage.py migrate --noinput
 
 seed: migrate
-	$(BIN)/python manage.py seed_demo
+	$(DEV) $(BIN)/python manage.py seed_demo
 
 ## Set up and start the app on http://$(HOST):$(PORT) (embedded default unless DATABASE_URL/REDIS_URL are set).
 run: seed
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(DEV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 ## The whole test suite (services it finds through DATABASE_URL / REDIS_URL; the rest skipped with reasons).
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not fuzz" $(PYTEST_ARGS)
 
 ## A short run: everything but the slow stress and fault tests.
 test-quick: install
-	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not slow and not fuzz" $(PYTEST_ARGS)
+
+## The API against its OpenAPI schema with schemathesis (a few minutes; API_FUZZ_EXAMPLES).
+api-fuzz: install
+	$(DEV) $(BIN)/python -m pytest -m fuzz tests/test_api_schema.py $(PYTEST_ARGS)
 
 ## The stateful money property test, long: 50,000 steps on PostgreSQL + Redis (DATABASE_URL, REDIS_URL).
 money-machine: install
-	MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
+	$(DEV) MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -68,9 +75,9 @@ bench-quick: install
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 messages: install
-	$(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'
-	$(BIN)/python manage.py makemessages -d djangojs -l en --ignore '$(VENV)/*' --ignore 'staticfiles/*'
-	$(BIN)/python manage.py compilemessages --ignore '$(VENV)/*'
+	$(DEV) $(BIN)/python manage.py makemessages -l en --ignore '$(VENV)/*'
+	$(DEV) $(BIN)/python manage.py makemessages -d djangojs -l en --ignore '$(VENV)/*' --ignore 'staticfiles/*'
+	$(DEV) $(BIN)/python manage.py compilemessages --ignore '$(VENV)/*'
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles artifacts .pytest_cache

@@ -81,6 +81,7 @@ def process_environment(target: Target, **extra: str) -> dict[str, str]:
             "CREDIT_SWEEP_AFTER_SECONDS": "600",
             "LOG_LEVEL": "WARNING",
             "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
+            "ALLOCATION_SECRET": "bench-only-allocation-secret-not-for-production-0123",
         }
     )
     base.update(extra)

@@ -1,7 +1,8 @@
 """Websocket members for the fan-out scenario, run as separate processes.
 
 `python -m bench.fanout URL ROOM TOKENS_FILE START COUNT` opens COUNT websockets (the
-tokens START… of the file) to the room, prints `READY <n>` once all are connected, then
+tokens START… of the file, each trading its token for a one-use ticket first, as API
+clients do: `POST /api/auth/ws-ticket`) to the room, prints `READY <n>` once all are connected, then
 notes when each `packet.new` arrives until a line `STOP` comes on stdin, and prints one
 JSON line `RESULT {"received": {packet_id: [unix times]}, "errors": n, ...}`.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import aiohttp
 import websockets
 
 HANDSHAKES_IN_FLIGHT = 16
@@ -31,6 +33,7 @@ ATTEMPTS = 3
 @dataclass
 class Members:
     total: int
+    room: int
     received: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     retries: int = 0
@@ -43,10 +46,29 @@ class Members:
             self.ready.set()
 
 
-async def member(url: str, origin: str, members: Members, handshakes: asyncio.Semaphore) -> None:
+async def ticket_url(http: aiohttp.ClientSession, base_url: str, ws_base: str, token: str) -> str:
+    """The websocket URL with a fresh one-use ticket for this member's token."""
+    async with http.post(
+        f"{base_url}/api/auth/ws-ticket", headers={"Authorization": f"Token {token}"}
+    ) as response:
+        response.raise_for_status()
+        return ws_base + (await response.json())["ticket"]
+
+
+async def member(
+    http: aiohttp.ClientSession,
+    base_url: str,
+    token: str,
+    members: Members,
+    handshakes: asyncio.Semaphore,
+) -> None:
+    parts = urlsplit(base_url)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    ws_base = f"ws://{parts.netloc}/ws/rooms/{members.room}/?ticket="
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with handshakes:
+                url = await ticket_url(http, base_url, ws_base, token)
                 socket = await websockets.connect(
                     url, origin=origin, open_timeout=30, ping_interval=None, max_queue=None
                 )
@@ -78,14 +100,11 @@ async def member(url: str, origin: str, members: Members, handshakes: asyncio.Se
 
 async def main(base_url: str, room: int, tokens_file: str, start: int, count: int) -> None:
     tokens = Path(tokens_file).read_text().split()[start : start + count]  # noqa: ASYNC240
-    parts = urlsplit(base_url)
-    origin = f"{parts.scheme}://{parts.netloc}"
-    ws_base = f"ws://{parts.netloc}/ws/rooms/{room}/?token="
-    members = Members(total=len(tokens))
+    members = Members(total=len(tokens), room=room)
     handshakes = asyncio.Semaphore(HANDSHAKES_IN_FLIGHT)
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     tasks = [
-        asyncio.create_task(member(ws_base + token, origin, members, handshakes))
-        for token in tokens
+        asyncio.create_task(member(http, base_url, token, members, handshakes)) for token in tokens
     ]
     await members.ready.wait()
     print(f"READY {len(tokens) - len(members.errors)}", flush=True)
@@ -97,6 +116,7 @@ async def main(base_url: str, room: int, tokens_file: str, start: int, count: in
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await http.close()
     result = {
         "received": members.received,
         "errors": len(members.errors),

@@ -50,7 +50,7 @@ class People:
 
 def create_people(*, crowd: int, senders: int, tag: str) -> People:
     """Users with tokens and empty wallets (bulk), one funder with a card, one big room."""
-    from rest_framework.authtoken.models import Token
+    from redpacket.accounts.services import tokens_issue
 
     password = make_password("bench-password-1")
     users = User.objects.bulk_create(
@@ -63,7 +63,7 @@ def create_people(*, crowd: int, senders: int, tag: str) -> People:
     Account.objects.bulk_create(
         [Account(kind=Account.Kind.USER, user=user, balance_fen=0) for user in users]
     )
-    tokens = Token.objects.bulk_create([Token(key=Token.generate_key(), user=u) for u in users])
+    tokens = tokens_issue(users=users)
     funder = User.objects.create_user(
         username=f"b{tag}funder", password="bench-password-1", display_name="资金"
     )
@@ -72,7 +72,7 @@ def create_people(*, crowd: int, senders: int, tag: str) -> People:
     return People(
         users=crowd_users,
         senders=sender_users,
-        tokens={token.user_id: token.key for token in tokens},
+        tokens=tokens,
         funder=funder,
         hot_room=room,
         packet_sender=packet_sender,

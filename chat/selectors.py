@@ -21,6 +21,7 @@ from django.utils.translation import gettext
 
 from chat.models import Membership, Message, Room
 from redpacket.core.errors import NotFound
+from redpacket.core.numbers import parse_int
 
 if TYPE_CHECKING:
     from redpacket.accounts.models import User
@@ -35,6 +36,9 @@ def valid_id(value: object) -> int | None:
     """`value` as a positive database id, or None when it cannot be one."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, str):
+        number = parse_int(value)
+        return number if number is not None and 0 < number <= _MAX_ID else None
     try:
         number = int(value)  # type: ignore[call-overload]
     except (TypeError, ValueError, OverflowError):

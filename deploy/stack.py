@@ -35,6 +35,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+RUN_DIR = ROOT / "artifacts" / "stack"
+# PostgreSQL connections each process may hold (its pool's max_size, DB_POOL_MAX_SIZE):
+# a sync gunicorn worker serves one request at a time, a prefork Celery process runs one
+# task at a time, daphne serves many requests at once (a thread each). The whole stack
+# holds at most workers × 2 + 10 + (concurrency + 1) × 2 + 1 (README "Connections").
+POOL_SIZES = {"gunicorn": 2, "daphne": 10, "worker": 2, "beat": 1}
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -70,17 +76,21 @@ def default_gunicorn_workers() -> int:
     return int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
 
 
-def stack_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+def stack_environment(
+    base: dict[str, str] | None = None, *, secrets_dir: Path | None = None
+) -> dict[str, str]:
     """The environment every process of the stack gets: production settings (DEBUG off),
-    plain HTTP on loopback (no TLS redirect, no secure-only cookies), persistent database
-    connections. Anything already set in `base` wins."""
+    plain HTTP on loopback (no TLS redirect, no secure-only cookies), one trusted proxy
+    (nginx) in front, the sandbox bank and SMS explicitly allowed (a local demo), and a
+    bounded connection pool per process. Anything already set in `base` wins."""
     env = dict(os.environ if base is None else base)
     defaults = {
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "SECURE_COOKIES": "0",
         "SECURE_HSTS_SECONDS": "0",
-        "CONN_MAX_AGE": "600",
+        "TRUSTED_PROXY_COUNT": "1",
+        "ALLOW_SANDBOX_PAYMENTS": "1",
         "PYTHONUNBUFFERED": "1",
         "DJANGO_SETTINGS_MODULE": "redpacket.settings",
     }
@@ -90,7 +100,21 @@ def stack_environment(base: dict[str, str] | None = None) -> dict[str, str]:
         # A local stack without a configured key gets a fresh one per start (sessions
         # do not survive a restart); production sets SECRET_KEY.
         env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    if not env.get("ALLOCATION_SECRET"):
+        # Kept across restarts (packets are audited against it), in the git-ignored run
+        # directory; production sets ALLOCATION_SECRET.
+        env["ALLOCATION_SECRET"] = _kept_secret((secrets_dir or RUN_DIR) / "allocation-secret")
     return env
+
+
+def _kept_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(50)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
 
 
 @dataclass
@@ -125,10 +149,13 @@ class Stack:
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
         assert self.run_dir is not None
         log = (self.run_dir / f"{name}.log").open("ab")
+        env = dict(self.env)
+        if "DB_POOL_MAX_SIZE" not in env and name in POOL_SIZES:
+            env["DB_POOL_MAX_SIZE"] = str(POOL_SIZES[name])
         process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=self.env,
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: stopped as one, Ctrl-C aside
@@ -301,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         gunicorn_workers=args.workers,
         worker_concurrency=args.worker_concurrency,
         with_beat=not args.no_beat,
-        run_dir=ROOT / "artifacts" / "stack",
+        run_dir=RUN_DIR,
     )
     stopping = False
 

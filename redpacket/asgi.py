@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-Websockets pass the allowed-hosts Origin check, then session-or-token authentication.
+Websockets pass the allowed-hosts Origin check, then session-or-ticket authentication.
 """
 
 import os
@@ -13,14 +13,14 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from redpacket.core.ws_auth import TokenOrSessionAuthMiddlewareStack  # noqa: E402
+from redpacket.core.ws_auth import TicketOrSessionAuthMiddlewareStack  # noqa: E402
 from redpacket.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            TokenOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            TicketOrSessionAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )

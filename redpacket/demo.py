@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 
 from redpacket.accounts.models import User
@@ -38,8 +39,19 @@ def _ensure_user(username: str, display_name: str, password: str, *, staff: bool
     return user
 
 
+class DemoRefused(Exception):
+    """Demo data (known passwords, a staff login) outside development (SPEC §7)."""
+
+
 @transaction.atomic
 def seed() -> SeedReport:
+    """Create the demo data set; refuses outside development mode (DEBUG=1), where its
+    published logins would be open doors (issue #16 finding 4)."""
+    if not settings.DEVELOPMENT:
+        raise DemoRefused(
+            "Demo data (with the published demo and admin passwords) is created only in "
+            "development mode: DEBUG=1."
+        )
     report = SeedReport()
     admin = _ensure_user("admin", "运营 Admin", ADMIN_PASSWORD, staff=True)
     report.logins.append(("admin", ADMIN_PASSWORD, "staff (admin at /admin/)"))
@@ -69,7 +81,8 @@ def _ensure_wallet(user: User) -> None:
             user=user,
             card_number=DEMO_CARD,
             holder_name=user.name,
-            phone="13800138000",
+            # One number per user: the SMS limits count sends per phone number.
+            phone=f"138{user.pk % 10**8:08d}",
             pin=DEMO_PIN,
         )
         card = services.card_bind_verify(user=user, binding_id=str(binding.pk), code=code)

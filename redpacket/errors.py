@@ -23,6 +23,15 @@ class PacketNotAllowed(DomainError):
     message = _("无权领取这个红包")
 
 
+class DirectPacketNotForwardable(DomainError):
+    """A packet sent in a direct (1:1) room is for the one person there: forwarded into
+    another room, anyone there could open it (issue #16 finding 7)."""
+
+    code = "direct_packet"
+    status = 409
+    message = _("单聊红包只能发给对方，不能转发到其他聊天")
+
+
 class PacketNotFound(DomainError):
     code = "not_found"
     status = 404

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from redpacket import rules
+from redpacket.core.forms import AsciiIntegerField
 from wallet.forms import IdempotentForm, PinField, YuanField
 from wallet.services import BALANCE
 
@@ -24,7 +25,7 @@ class PacketSendForm(IdempotentForm):
         required=False,
         widget=forms.HiddenInput,
     )
-    count = forms.IntegerField(
+    count = AsciiIntegerField(
         label=_("红包个数"),
         required=False,
         error_messages={"invalid": _("请输入红包个数")},

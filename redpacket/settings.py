@@ -6,11 +6,20 @@ and eager Celery tasks, so one process serves everything. With them set it runs 
 PostgreSQL and Redis as deployed. Every variable is listed in the README.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from redpacket.core.startup import (
+    DEV_ALLOCATION_SECRET,
+    DEV_SECRET_KEY,
+    production_problems,
+    trusted_proxy_settings,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -18,15 +27,24 @@ env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# One switch: DEBUG=1 is development mode (`make run`, `make test`, CI ask for it). It
+# turns on Django's debug pages, a built-in development key and allocation secret, the
+# sandbox bank and SMS, and `seed_demo`. Without it (the default) the process refuses to
+# start unless real secrets are set and the sandbox is allowed or replaced (SPEC §7).
+DEBUG = env.bool("DEBUG", default=False)
+# Fixed at load: pytest-django turns DEBUG off while tests run, the mode stays.
+DEVELOPMENT = DEBUG
 SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "django-insecure-dev-only-redpacket-0f6a1c2b9e"
 # Seeds the keyed stream every lucky share is drawn from (SPEC §3). Kept apart from
-# SECRET_KEY so rotating session keys does not break the audit of old packets.
-ALLOCATION_SECRET = env.str("ALLOCATION_SECRET", default=SECRET_KEY)
+# SECRET_KEY (and never defaulting to it) so rotating session keys does not break the
+# audit of old packets and a leaked or example SECRET_KEY does not reveal shares.
+ALLOCATION_SECRET = env.str("ALLOCATION_SECRET", default="")
+if DEVELOPMENT:
+    SECRET_KEY = SECRET_KEY or DEV_SECRET_KEY
+    ALLOCATION_SECRET = ALLOCATION_SECRET or DEV_ALLOCATION_SECRET
+# The sandbox bank and SMS outside development only when asked for (a loopback demo
+# such as `make stack` or the benchmark): it tops up for free and shows SMS codes.
+ALLOW_SANDBOX_PAYMENTS = env.bool("ALLOW_SANDBOX_PAYMENTS", default=DEVELOPMENT)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -35,15 +53,16 @@ INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "redpacket.accounts",
     "wallet",
@@ -63,6 +82,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "redpacket.core.middleware.DomainErrorMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a sign-in refused for a locked account into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "redpacket.urls"
@@ -88,9 +110,27 @@ TEMPLATES = [
 
 # --- Database --------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# A bounded pool per process (psycopg's, ARCHITECTURE "Connections"): under an ASGI server
+# every request runs in a thread of its own, and Django's persistent connections
+# (CONN_MAX_AGE) are per thread, so they piled up to PostgreSQL's limit (issue #16
+# finding 9). A process never holds more than DB_POOL_MAX_SIZE connections; the whole
+# deployment at most DB_POOL_MAX_SIZE × processes (README "Settings"). 0 turns it off.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
+DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
+if USING_POSTGRES and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        # A request waits this long for a free connection, then gets 503 `unavailable`.
+        "timeout": DB_POOL_TIMEOUT,
+    }
+    # The pool keeps the connections; Django must hand each back after a request.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if not USING_POSTGRES:
     # One writer at a time is SQLite's nature; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -99,12 +139,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, broker, packet gate ----------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis connections one process may hold for the cache, the packet gate and the shake
+# store. A request beyond them waits (up to DB_POOL_TIMEOUT) for a free one: redis-py's
+# plain pool raised "Too many connections" at 100 when daphne ran 200 requests at once.
+REDIS_POOL_MAX_SIZE = env.int("REDIS_POOL_MAX_SIZE", default=50)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": REDIS_POOL_MAX_SIZE,
+                    "timeout": DB_POOL_TIMEOUT,
+                },
+            },
             "KEY_PREFIX": "c",
         }
     }
@@ -172,6 +223,41 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat:rooms"
 LOGOUT_REDIRECT_URL = "login"
+# Client addresses come only from trusted proxies: with TRUSTED_PROXY_COUNT=0 (the
+# default) the peer address (REMOTE_ADDR); with N proxies in front, the address the
+# outermost of them saw (the N-th entry of X-Forwarded-For counted from the right).
+# DRF's throttles (NUM_PROXIES) and the sign-in lockout (django-axes, ipware) share it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# Sign-in lockout (SPEC §7): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
+# from any address, that account cannot sign in for LOGIN_LOCKOUT_MINUTES (API token,
+# login page, admin). Attempts are kept in the database (django-axes).
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+# By account only: one address may be thousands of phones behind a carrier's NAT, and
+# locking it would lock them all out. Per-address limits are the `auth` throttle's
+# (API and login page), hence axes.W006 silenced below.
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "redpacket.accounts.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# The same trusted-proxy rule for axes (ipware) and DRF (NUM_PROXIES, below).
+_client_address = trusted_proxy_settings(TRUSTED_PROXY_COUNT)
+AXES_IPWARE_PROXY_COUNT = _client_address["AXES_IPWARE_PROXY_COUNT"]
+AXES_IPWARE_META_PRECEDENCE_ORDER = _client_address["AXES_IPWARE_META_PRECEDENCE_ORDER"]
+# Not strict: entries a client put before the trusted proxies' are skipped, as DRF does,
+# instead of discarding the header and counting every client as the proxy's address.
+IPWARE_STRICT = False
+AXES_SENSITIVE_PARAMETERS = ["password", "pin", "card_number"]
+
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+
+# API tokens expire (SPEC §7): a fresh sign-in is needed after this long.
+API_TOKEN_TTL_SECONDS = env.int("API_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
+# One-use websocket tickets (`POST /api/auth/ws-ticket`).
+WS_TICKET_TTL_SECONDS = 60
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -189,7 +275,7 @@ PASSWORD_HASHERS = env.list(
 # --- REST API --------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "redpacket.accounts.authentication.CachedTokenAuthentication",
+        "redpacket.accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -204,6 +290,8 @@ REST_FRAMEWORK = {
         "chat": env.str("THROTTLE_CHAT", default="120/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Throttles key anonymous clients by address: only from trusted proxies (above).
+    "NUM_PROXIES": _client_address["NUM_PROXIES"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Red packet API",
@@ -250,6 +338,26 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the page's fetch() reads it for X-CSRFToken
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# A strict Content-Security-Policy (django-csp): scripts, styles and everything else only
+# from this origin, no inline script, style or event handler anywhere (data for a page's
+# script travels in `json_script` blocks, which are never executed); websockets to this
+# origin ('self' covers ws:/wss: on the same host). The browser tests fail on any
+# violation (tests/conftest.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -261,7 +369,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 # --- Product settings (SPEC §2, §3, §5) ------------------------------------------------
-PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=True)
+PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=ALLOW_SANDBOX_PAYMENTS)
 REDPACKET_TTL_SECONDS = env.int("REDPACKET_TTL_SECONDS", default=86400)
 CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
 
@@ -271,11 +379,19 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Every failed sign-in and lockout stays a WARNING; axes' INFO is housekeeping.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 
-AUTHENTICATION_BACKENDS = ["redpacket.accounts.authentication.CachedModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked account before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "redpacket.accounts.authentication.CachedModelBackend",
+]
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Wallet (SPEC §2) ------------------------------------------------------------------
@@ -286,6 +402,9 @@ PIN_MAX_ATTEMPTS = 5
 PIN_LOCK_SECONDS = 3 * 3600
 SMS_CODE_TTL_SECONDS = 300
 SMS_CODE_MAX_ATTEMPTS = 5
+# Card-binding SMS per user and per phone number (wallet/sms_limits.py), page and API.
+SMS_SENDS_PER_USER = env.str("SMS_SENDS_PER_USER", default="5/hour")
+SMS_SENDS_PER_PHONE = env.str("SMS_SENDS_PER_PHONE", default="3/hour")
 
 # --- Red packets (SPEC §3) -------------------------------------------------------------
 REDPACKET_MAX_COUNT = env.int("REDPACKET_MAX_COUNT", default=100)
@@ -325,3 +444,20 @@ SHAKE_MAX_IN_FLIGHT = env.int("SHAKE_MAX_IN_FLIGHT", default=200)
 SHAKE_USER_INTERVAL_MS = env.int("SHAKE_USER_INTERVAL_MS", default=300)
 # The remaining count users see is refreshed each time it drops by this % of the packets.
 SHAKE_REMAINING_STEP_PERCENT = env.int("SHAKE_REMAINING_STEP_PERCENT", default=1)
+
+# --- Refuse to start with unsafe settings outside development (SPEC §7) ----------------
+if not DEVELOPMENT:
+    _problems = production_problems(
+        secret_key=SECRET_KEY,
+        allocation_secret=ALLOCATION_SECRET,
+        payments_sandbox=PAYMENTS_SANDBOX,
+        bank_gateway=BANK_GATEWAY,
+        sms_backend=SMS_BACKEND,
+        sandbox_allowed=ALLOW_SANDBOX_PAYMENTS,
+    )
+    if _problems:
+        raise ImproperlyConfigured(
+            "Refusing to start outside development (DEBUG=0):\n  - "
+            + "\n  - ".join(_problems)
+            + "\nFor development set DEBUG=1 (README, Settings)."
+        )

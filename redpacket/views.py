@@ -25,6 +25,7 @@ from redpacket import errors, rules, selectors, services
 from redpacket.core.errors import DomainError
 from redpacket.core.forms import add_domain_error
 from redpacket.core.money import parse_yuan, yuan, yuan_plain
+from redpacket.core.numbers import parse_int
 from redpacket.forms import PacketSendForm
 from redpacket.models import Packet
 from redpacket.services.common import limits
@@ -111,7 +112,7 @@ def _switched_initial(request: HttpRequest, form: PacketSendForm) -> dict[str, A
     keeping what was typed (`rules.switch_kind`)."""
     to_kind = rules.NORMAL if request.POST.get("switch") == rules.NORMAL else rules.LUCKY
     raw_count = (request.POST.get("count") or "").strip()
-    count = int(raw_count) if raw_count.isdigit() else None
+    count = parse_int(raw_count, max_digits=4)
     leaving = "total_fen" if to_kind == rules.NORMAL else "share_fen"
     amount = rules.switch_kind(
         to_kind=to_kind, count=count, amount_fen=parse_yuan(request.POST.get(leaving, ""))
@@ -308,10 +309,7 @@ def mine(request: HttpRequest) -> HttpResponse:
     this_year = timezone.localdate().year
     first_year = min(timezone.localtime(request.user.date_joined).year, this_year)
     years = list(range(this_year, first_year - 1, -1))
-    try:
-        year = int(request.GET.get("year", this_year))
-    except ValueError:
-        year = this_year
+    year = parse_int(request.GET.get("year"), max_digits=4) or this_year
     if year not in years:
         year = this_year
     if tab == "received":

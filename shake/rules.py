@@ -25,16 +25,15 @@ def tier_errors(
 ) -> str | None:
     """What is wrong with a tier table (one message naming the tier), or None.
 
-    Every tier: chance ≥ 1 ppm, 0 < min ≤ max, min ≥ the minimum share, and a minimum
-    the budget could pay at least once (R − (n−1)·m at the start); together 1,000,000 ppm.
+    Every tier: chance ≥ 1 ppm, 0 < min ≤ max, min ≥ the minimum share; together
+    1,000,000 ppm; and at least one tier the budget can pay at the start (R − (n−1)·m).
+    A tier the budget cannot pay is allowed: the draw skips it (SPEC §5), so the default
+    table (with its ¥618) suits a ¥100 campaign too (issue #16 finding 10).
     """
     if not tiers:
         return _("至少需要一档金额")
     if len(tiers) > MAX_TIERS:
         return _("最多%(max)d档金额") % {"max": MAX_TIERS}
-    first_fit = largest_fitting_amount(
-        remaining_budget_fen=budget_fen, remaining_count=count, min_share_fen=min_share_fen
-    )
     for number, tier in enumerate(tiers, start=1):
         if tier.probability_ppm < 1 or tier.probability_ppm > PPM:
             return _("第%(n)d档：概率须在1到1000000之间（百万分之一为单位）") % {"n": number}
@@ -47,14 +46,18 @@ def tier_errors(
                 "n": number,
                 "min": yuan_plain(min_share_fen),
             }
-        if tier.min_fen > first_fit:
-            return _("第%(n)d档：最低金额%(amount)s元超出了预算所能支付的金额") % {
-                "n": number,
-                "amount": yuan_plain(tier.min_fen),
-            }
     total = sum(tier.probability_ppm for tier in tiers)
     if total != PPM:
         return _("各档概率之和必须为100%%（1000000），现为%(total)d") % {"total": total}
+    first_fit = largest_fitting_amount(
+        remaining_budget_fen=budget_fen, remaining_count=count, min_share_fen=min_share_fen
+    )
+    cheapest = min(tier.min_fen for tier in tiers)
+    if cheapest > first_fit:
+        return _("没有一档金额在预算之内：最低一档%(amount)s元，预算最多可付%(fit)s元") % {
+            "amount": yuan_plain(cheapest),
+            "fit": yuan_plain(max(first_fit, 0)),
+        }
     return None
 
 

@@ -180,22 +180,59 @@ def browser(_playwright):
     browser.close()
 
 
+# Every Content-Security-Policy violation becomes a console error the fixture collects
+# (Chromium also logs its own "Refused to …" line): an inline script, style or handler
+# that slipped into a page fails the test that showed it.
+_CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+    + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def _is_csp_violation(text: str) -> bool:
+    return "CSP violation" in text or "Content Security Policy" in text
+
+
+def watch_csp(context, violations: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Collect into `violations` every CSP violation of every page of `context`."""
+
+    def watch(page) -> None:  # type: ignore[no-untyped-def]
+        page.on(
+            "console",
+            lambda message: (
+                violations.append(f"{page.url}: {message.text}")
+                if _is_csp_violation(message.text)
+                else None
+            ),
+        )
+
+    context.add_init_script(_CSP_LISTENER)
+    context.on("page", watch)
+
+
 @pytest.fixture
 def new_page(browser, request):
-    """Open a phone-sized page in a fresh browser context (one per user)."""
+    """Open a phone-sized page in a fresh browser context (one per user). The test fails
+    if any page of it reported a Content-Security-Policy violation."""
     contexts = []
+    violations: list[str] = []
 
     def make(base_url: str, *, width: int = 375, height: int = 812, locale: str = "zh-CN"):
         context = browser.new_context(
             base_url=base_url, viewport={"width": width, "height": height}, locale=locale
         )
         context.set_default_timeout(10_000)
+        watch_csp(context, violations)
         contexts.append(context)
         return context.new_page()
 
     yield make
     for context in contexts:
         context.close()
+    if violations:
+        pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
 def store_of_kind(request, redis_store, local_store):

@@ -1,11 +1,15 @@
 """Settings for the test suite: the project's settings, read from the same environment,
-with a fast password hasher (Django's advice for tests) and no persistent connections
-(test servers run in threads whose connections must not outlive a test)."""
+in development mode (DEBUG=1: the development secrets, the sandbox bank and SMS), with a
+fast password hasher (Django's advice for tests) and no persistent or pooled connections
+(test servers run in threads whose connections must not outlive a test; the pool is
+tested against its own server process, tests/test_connections.py)."""
 
 import os
 
+os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("PASSWORD_HASHERS", "django.contrib.auth.hashers.MD5PasswordHasher")
 os.environ.setdefault("CONN_MAX_AGE", "0")
+os.environ.setdefault("DB_POOL_MAX_SIZE", "0")
 
 from redpacket.settings import *  # noqa: F403
 

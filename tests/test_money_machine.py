@@ -105,7 +105,11 @@ class MoneyMachine(RuleBasedStateMachine):
             cards = []
             for number in (GOOD_CARD, DECLINED_CARD, INSUFFICIENT_CARD):
                 binding, code = wallet.card_bind_start(
-                    user=user, card_number=number, holder_name=name, phone="13800138000", pin=PIN
+                    user=user,
+                    card_number=number,
+                    holder_name=name,
+                    phone=f"139{user.pk % 10**8:08d}",  # one phone each (SMS limits)
+                    pin=PIN,
                 )
                 cards.append(wallet.card_bind_verify(user=user, binding_id=binding.pk, code=code))
             wallet.wallet_topup(user=user, card=cards[0], amount_fen=200_000)

@@ -24,7 +24,8 @@ from django.utils.translation import gettext_lazy as _
 
 from redpacket.accounts.models import User
 from redpacket.core.errors import DomainError, InvalidInput, NotFound
-from wallet import errors
+from redpacket.core.numbers import is_ascii_digits
+from wallet import errors, sms_limits
 from wallet.gateway import get_gateway, get_sms_backend, luhn_valid
 from wallet.models import (
     Account,
@@ -306,7 +307,7 @@ def _lock_wallets(legs: list[Leg]) -> dict[int, Account]:
 
 
 def _validate_pin_format(pin: str) -> None:
-    if not (isinstance(pin, str) and len(pin) == 6 and pin.isdigit()):
+    if not is_ascii_digits(pin) or len(pin) != 6:
         message = _("支付密码为6位数字")
         raise InvalidInput(message, code="invalid_pin", fields={"pin": message})
 
@@ -357,14 +358,17 @@ def payment_authorize(*, user: User, pin: str | None) -> None:
 # --- Cards ------------------------------------------------------------------------------
 
 
+_MOBILE_PREFIXES = {f"1{second}" for second in "3456789"}
+
+
 def _validate_card_input(card_number: str, holder_name: str, phone: str) -> str:
     number = "".join(card_number.split())
     fields = {}
-    if not luhn_valid(number):
+    if not (is_ascii_digits(number) and luhn_valid(number)):
         fields["card_number"] = _("卡号无效，请核对")
     if not holder_name.strip():
         fields["holder_name"] = _("请输入持卡人姓名")
-    if not (len(phone) == 11 and phone.isdigit() and phone[0] == "1" and phone[1] in "3456789"):
+    if not (is_ascii_digits(phone) and len(phone) == 11 and phone[:2] in _MOBILE_PREFIXES):
         fields["phone"] = _("请输入银行预留的11位手机号")
     if fields:
         raise InvalidInput(next(iter(fields.values())), fields=fields)
@@ -386,6 +390,7 @@ def card_bind_start(
             message = _("首次绑卡请设置6位支付密码")
             raise InvalidInput(message, code="pin_required", fields={"pin": message})
         _validate_pin_format(pin)
+    sms_limits.sms_send_allow(user_id=user.pk, phone=phone)  # SMS pumping (issue #16)
     bound = get_gateway().bind(card_number=number, holder_name=holder_name.strip(), phone=phone)
     code = f"{secrets.randbelow(10**6):06d}"
     binding = CardBinding.objects.create(

@@ -9,7 +9,20 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from redpacket.accounts.models import AVATAR_COLOURS
+
 register = template.Library()
+
+
+@register.filter
+def avatar_class(colour: str) -> str:
+    """An avatar's colour as its CSS class (`avatar-c0` …): the Content-Security-Policy
+    allows no inline style attributes, and the palette is small and fixed."""
+    try:
+        return f"avatar-c{AVATAR_COLOURS.index(colour)}"
+    except ValueError:
+        return "avatar-c0"
+
 
 # Marked for extraction; translated when shown.
 _WEEKDAYS = (

@@ -8,8 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "用户"
 
     def ready(self) -> None:
-        from redpacket.accounts.authentication import forget_user
-        from redpacket.accounts.models import User
+        from redpacket.accounts.authentication import forget_token, forget_user
+        from redpacket.accounts.models import ApiToken, User
 
         # Cache coherence only (no business logic): a saved user must not be served stale
         # from the authentication cache (password change, deactivation, new name).
@@ -18,3 +18,12 @@ class AccountsConfig(AppConfig):
 
         post_save.connect(_forget, sender=User, dispatch_uid="accounts.forget_user.save")
         post_delete.connect(_forget, sender=User, dispatch_uid="accounts.forget_user.delete")
+
+        # A token deleted anywhere (sign-out, admin, a user's deletion) leaves the cache
+        # at once, not when its cache entry would age out.
+        def _forget_token(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+            forget_token(instance.digest)
+
+        post_delete.connect(
+            _forget_token, sender=ApiToken, dispatch_uid="accounts.forget_token.delete"
+        )

@@ -3,26 +3,38 @@
 The grab check (`GET /api/packets/<id>`) is the hottest read; API.md lets clients send a
 token on every request and browsers a session cookie. Both resolve to a user through the
 cache here, so that path touches only Redis (ARCHITECTURE "Grab").
+
+A token is cached by its digest with its expiry and the password mark it was issued
+under; the user comes from the user cache, which every save of the user clears. So an
+expired token, a token of a changed password and a deleted token stop working at once
+(issue #16 finding 2), not when a cache entry ages out.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.utils.crypto import constant_time_compare
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from redpacket.accounts.models import User
+from redpacket.accounts.models import ApiToken, User
 
 USER_TTL = 300
 TOKEN_TTL = 300
 
 
-def _token_cache_key(key: str) -> str:
-    # The token itself never becomes a cache key: a cache dump must not leak credentials.
-    return "auth:tok:" + hashlib.sha256(key.encode()).hexdigest()
+def token_digest(key: str) -> str:
+    """What is stored and cached for a token: never the key itself (a database or cache
+    dump must not leak credentials)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _token_cache_key(digest: str) -> str:
+    return "auth:tok:" + digest
 
 
 def _user_cache_key(user_id: int) -> str:
@@ -42,27 +54,56 @@ def forget_user(user_id: int) -> None:
     cache.delete(_user_cache_key(user_id))
 
 
-def forget_token(key: str) -> None:
-    cache.delete(_token_cache_key(key))
+def forget_token(digest: str) -> None:
+    cache.delete(_token_cache_key(digest))
+
+
+def password_mark(user: User) -> str:
+    """Changes whenever the user's password does (Django's session auth hash)."""
+    return user.get_session_auth_hash()
+
+
+def _token_facts(digest: str) -> tuple[int, float, str] | None:
+    """(user id, expiry as a timestamp, password mark) of a stored token, cached."""
+    facts = cache.get(_token_cache_key(digest))
+    if facts is None:
+        row = (
+            ApiToken.objects.filter(digest=digest)
+            .values_list("user_id", "expires_at", "password_mark")
+            .first()
+        )
+        if row is None:
+            return None
+        user_id, expires_at, mark = row
+        facts = (user_id, expires_at.timestamp(), mark)
+        ttl = min(TOKEN_TTL, int(facts[1] - time.time()))
+        if ttl > 0:
+            cache.set(_token_cache_key(digest), facts, ttl)
+    return facts
 
 
 def user_for_token(key: str) -> User | None:
-    """The active user a token belongs to, or None (also used by the websocket middleware)."""
-    from rest_framework.authtoken.models import Token
-
-    user_id = cache.get(_token_cache_key(key))
-    if user_id is None:
-        user_id = Token.objects.filter(key=key).values_list("user_id", flat=True).first()
-        if user_id is None:
-            return None
-        cache.set(_token_cache_key(key), user_id, TOKEN_TTL)
+    """The active user a live token belongs to, or None: unknown, revoked, expired, or
+    issued before the user's last password change."""
+    if not isinstance(key, str) or not key:
+        return None
+    facts = _token_facts(token_digest(key))
+    if facts is None:
+        return None
+    user_id, expires_ts, mark = facts
+    if expires_ts <= time.time():
+        return None
     user = cached_user(user_id)
     if user is None or not user.is_active:
+        return None
+    if not constant_time_compare(mark, password_mark(user)):
         return None
     return user
 
 
-class CachedTokenAuthentication(TokenAuthentication):
+class ExpiringTokenAuthentication(TokenAuthentication):
+    """`Authorization: Token <key>` against ApiToken (digests, expiry, password mark)."""
+
     def authenticate_credentials(self, key):  # type: ignore[no-untyped-def]
         user = user_for_token(key)
         if user is None:

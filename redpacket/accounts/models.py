@@ -28,3 +28,27 @@ class User(AbstractUser):
     @property
     def avatar_initial(self) -> str:
         return self.name[:1].upper()
+
+
+class ApiToken(models.Model):
+    """An API token (`Authorization: Token <key>`), SPEC §7.
+
+    Only the key's SHA-256 digest is stored, so a copy of the database holds no usable
+    token. A token expires (`API_TOKEN_TTL_SECONDS`), is deleted by sign-out, and is
+    bound to the password it was issued under (`password_mark`, the user's session auth
+    hash): a password change ends every token of the user at once.
+    """
+
+    digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    password_mark = models.CharField(max_length=128)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "API 令牌"
+        verbose_name_plural = "API 令牌"
+        indexes = [models.Index(fields=["user", "expires_at"], name="apitoken_user_expiry")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} until {self.expires_at:%Y-%m-%d %H:%M}"

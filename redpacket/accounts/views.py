@@ -1,10 +1,12 @@
 from django.contrib.auth import login
 from django.contrib.auth.views import LoginView
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from redpacket.accounts import services
 from redpacket.accounts.forms import LoginForm, RegisterForm
+from redpacket.core.api import AuthThrottle
 from redpacket.core.errors import DomainError
 from redpacket.core.forms import add_domain_error
 
@@ -24,6 +26,17 @@ def register(request):
 
 
 class SignInView(LoginView):
+    """The login page. Wrong passwords lock the account (django-axes, SPEC §7); the
+    `auth` throttle limits attempts per client address, as on the API."""
+
     template_name = "accounts/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+        throttle = AuthThrottle()
+        if not throttle.allow_request(request, self):
+            form = self.get_form_class()(request)
+            context = self.get_context_data(form=form, locked=_("操作太频繁，请稍后再试"))
+            return self.render_to_response(context, status=429)
+        return super().post(request, *args, **kwargs)

@@ -1,7 +1,7 @@
 """Red packet API (API.md "Red packets"): thin views over services and selectors."""
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
@@ -22,7 +22,7 @@ from redpacket.api.serializers import (
     SentSerializer,
     YearQuery,
 )
-from redpacket.core.api import MoneyThrottle, NextPagination
+from redpacket.core.api import ErrorSerializer, MoneyThrottle, NextPagination
 from wallet.api.views import IDEMPOTENCY_HEADER
 from wallet.idempotency import IdempotentMixin
 
@@ -78,7 +78,15 @@ class PacketForwardApi(APIView):
     throttle_classes = [MoneyThrottle]
 
     @extend_schema(
-        request=ForwardInput, responses={201: MessageSerializer}, operation_id="packet_forward"
+        request=ForwardInput,
+        responses={
+            201: MessageSerializer,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="`finished`; `direct_packet`: a direct room's packet into another room",
+            ),
+        },
+        operation_id="packet_forward",
     )
     def post(self, request, packet_id):
         data = ForwardInput(data=request.data)

@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import DatabaseError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -76,10 +78,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if getattr(exc, "wait", None):
             response["Retry-After"] = str(int(exc.wait))
         return response
-    if isinstance(exc, DatabaseError):
-        # A lost connection or a failed-over primary: the client may retry; nothing
-        # half-done survives because every write is one transaction.
-        logger.exception("database error in %s", context.get("view"))
+    if isinstance(exc, (DatabaseError, RedisConnectionError, ConnectionInterrupted)):
+        # A lost connection, a failed-over primary, or no free pooled connection within
+        # the pool's timeout: the client may retry; nothing half-done survives because
+        # every write is one transaction.
+        logger.exception("database or Redis error in %s", context.get("view"))
         return error_response(
             "unavailable", "服务繁忙，请稍后再试", status.HTTP_503_SERVICE_UNAVAILABLE
         )

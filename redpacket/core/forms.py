@@ -1,8 +1,29 @@
-"""Pages show domain errors as form errors (STYLE rule 6)."""
+"""Page form plumbing: domain errors as form errors (STYLE rule 6), numbers as typed."""
+
+from typing import Any
 
 from django import forms
 
 from redpacket.core.errors import DomainError
+from redpacket.core.numbers import parse_int
+
+
+class AsciiIntegerField(forms.IntegerField):
+    """A whole number typed by a person: ASCII digits only (Django's IntegerField reads
+    "٣" and "１" as digits), at most `max_digits` of them; anything else is the field's
+    "invalid" error."""
+
+    def __init__(self, *, max_digits: int = 9, **kwargs: Any) -> None:
+        self.max_digits = max_digits
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        if value in self.empty_values:
+            return None
+        number = parse_int(str(value).strip(), max_digits=self.max_digits)
+        if number is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return number
 
 
 def add_domain_error(

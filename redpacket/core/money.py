@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from redpacket.core.numbers import is_ascii_digits
+
 
 def yuan(fen: int) -> str:
     """1230 → "¥12.30"; -5 → "-¥0.05"."""
@@ -16,9 +18,12 @@ def yuan_plain(fen: int) -> str:
 
 
 def parse_yuan(text: str) -> int | None:
-    """ "12.3" / "12.30" / "12" → fen, or None when it is not a money amount (no floats)."""
-    value = (text or "").strip()
+    """ "12.3" / "12.30" / "12" → fen, or None when it is not a money amount (no floats;
+    ASCII digits only: "²" or "１２" is not an amount)."""
+    value = (text or "").strip() if isinstance(text, str) else ""
     whole, _, cents = value.partition(".")
-    if not whole.isdigit() or len(whole) > 9 or (cents and not cents.isdigit()) or len(cents) > 2:
+    if not is_ascii_digits(whole, max_length=9):
+        return None
+    if cents and not is_ascii_digits(cents, max_length=2):
         return None
     return int(whole) * 100 + int(cents.ljust(2, "0") or 0)

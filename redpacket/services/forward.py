@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.api.serializers import message_data
-from chat.models import Message
+from chat.models import Message, Room
 from redpacket import errors, facts
 from redpacket.accounts.models import User
 from redpacket.models import Packet
@@ -17,15 +17,22 @@ from redpacket.services.common import public_packet, publish_to_rooms
 from redpacket.services.open import member_room, packet_facts_for
 
 
+def _sent_in_direct_room(packet_id: int) -> bool:
+    return Packet.objects.filter(pk=packet_id, room__kind=Room.Kind.DIRECT).exists()
+
+
 def packet_forward(*, user: User, packet_id: int, room_id: object) -> Message:
     """Post the packet again in `room_id` (a room the sender is in); its members may
-    then open it too. Only the sender, only while it is neither finished nor expired."""
+    then open it too. Only the sender, only while it is neither finished nor expired,
+    and never a direct room's packet into another room (409 `direct_packet`)."""
     packet_facts = packet_facts_for(packet_id)
     if member_room(packet_facts, user.pk) is None:
         raise errors.PacketNotFound()
     if packet_facts["sender_id"] != user.pk:
         raise errors.PacketNotAllowed(gettext("只有发红包的人可以继续发送"))
     room = chat_selectors.room_for_member(user=user, room_id=room_id)
+    if room.pk != packet_facts["room_id"] and _sent_in_direct_room(packet_id):
+        raise errors.DirectPacketNotForwardable()
     with transaction.atomic():
         packet = Packet.objects.select_for_update().get(pk=packet_id)
         if packet.status == Packet.Status.FINISHED:

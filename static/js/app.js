@@ -65,5 +65,15 @@
     }[c]));
   }
 
+  // A <select data-autosubmit> submits its form on change (the language switch). Wired
+  // here rather than in an onchange attribute: the Content-Security-Policy allows no
+  // inline script, event handlers included.
+  document.addEventListener("change", (event) => {
+    const target = event.target;
+    if (target instanceof HTMLSelectElement && target.dataset.autosubmit !== undefined && target.form) {
+      target.form.submit();
+    }
+  });
+
   window.RP = { api, yuan, parseFen, newKey, cookie, gettext, escapeHtml };
 })();

@@ -114,11 +114,11 @@ def test_bad_token_is_401(api_client):
 
 
 def test_revoked_token_stops_working_at_once(auth_client):
-    from redpacket.accounts.services import token_revoke
+    from redpacket.accounts.services import tokens_revoke
 
     client = auth_client()
     assert client.get("/api/me").status_code == 200  # now cached
-    token_revoke(user=client.user)
+    tokens_revoke(user=client.user)
     assert client.get("/api/me").status_code == 401
 
 

@@ -30,7 +30,7 @@ def log_in(page, user, base_url):
 
 def open_room(page, room):
     page.goto(f"/chat/rooms/{room.pk}/")
-    page.wait_for_function("window.RPChat && window.RPChat.connected === true")
+    page.wait_for_function("() => window.RPChat && window.RPChat.connected === true")
 
 
 def bubble(page, greeting):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 def open_room(page, room):
     page.goto(f"/chat/rooms/{room.pk}/")
-    page.wait_for_function("window.RPChat && window.RPChat.connected === true")
+    page.wait_for_function("() => window.RPChat && window.RPChat.connected === true")
 
 
 def test_members_see_each_others_messages_live_and_after_a_reconnect(
@@ -42,7 +42,7 @@ def test_members_see_each_others_messages_live_and_after_a_reconnect(
     bob_page.evaluate(
         "window.notReloaded = true; RPChat.backoff.base = 2500; RPChat.socket.close()"
     )
-    bob_page.wait_for_function("window.RPChat.connected === false")
+    bob_page.wait_for_function("() => window.RPChat.connected === false")
     alice_page.get_by_label("输入消息").fill("你断线时发的消息")
     alice_page.get_by_role("button", name="发送").click()
     expect(

@@ -1,5 +1,5 @@
 """The room websocket end to end: the real ASGI application (origin check, session or
-token auth, routing) with the configured channel layer (in-memory, or Redis in CI)."""
+ticket auth, routing) with the configured channel layer (in-memory, or Redis in CI)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections, transaction
 
 from chat import services
-from redpacket.accounts.services import token_issue
+from redpacket.accounts.services import token_issue, ws_ticket_issue
 from redpacket.asgi import application
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,9 +39,9 @@ def run(coroutine_function):
         return pool.submit(in_thread).result()
 
 
-def token_for(user) -> str:
-    """The user's API token (issued in sync code, outside the scenario's event loop)."""
-    return token_issue(user=user).key
+def ticket(user) -> str:
+    """A fresh one-use websocket ticket for the user (`POST /api/auth/ws-ticket`'s)."""
+    return ws_ticket_issue(user=user)
 
 
 def communicator(path: str, *, origin=ORIGIN, cookie: str | None = None):
@@ -81,10 +81,8 @@ def test_member_receives_message_new_for_another_members_api_post(pair, auth_cli
     room, alice, bob = pair
     client = auth_client(alice)
 
-    bob_token = token_for(bob)
-
     async def scenario():
-        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as socket:
             response = await database_sync_to_async(client.post)(
                 f"/api/rooms/{room.pk}/messages", {"text": "新年好"}, format="json"
             )
@@ -102,13 +100,10 @@ def test_member_receives_message_new_for_another_members_api_post(pair, auth_cli
 def test_message_send_frame_posts_and_every_member_receives_it(pair):
     room, alice, bob = pair
 
-    alice_token = token_for(alice)
-    bob_token = token_for(bob)
-
     async def scenario():
         async with (
-            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
-            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}") as alice_socket,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as bob_socket,
         ):
             await alice_socket.send_json_to({"type": "message.send", "text": " 发红包啦 "})
             for socket in (bob_socket, alice_socket):
@@ -136,27 +131,24 @@ def test_session_cookie_authenticates_the_browser(pair, client):
     run(scenario)
 
 
-def test_non_member_anonymous_bad_token_and_foreign_origin_are_refused(pair, make_user):
+def test_non_member_anonymous_bad_ticket_and_foreign_origin_are_refused(pair, make_user):
     room, alice, _ = pair
     outsider = make_user()
 
-    alice_token = token_for(alice)
-    outsider_token = token_for(outsider)
-
     async def scenario():
-        assert await refused(f"/ws/rooms/{room.pk}/?token={outsider_token}")
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={ticket(outsider)}")
         assert await refused(f"/ws/rooms/{room.pk}/")
-        assert await refused(f"/ws/rooms/{room.pk}/?token=not-a-token")
-        assert await refused(f"/ws/rooms/{room.pk + 999}/?token={alice_token}")
-        assert await refused(f"/ws/rooms/{10**25}/?token={alice_token}")
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket=not-a-ticket")
+        assert await refused(f"/ws/rooms/{room.pk + 999}/?ticket={ticket(alice)}")
+        assert await refused(f"/ws/rooms/{10**25}/?ticket={ticket(alice)}")
         assert await refused(
-            f"/ws/rooms/{room.pk}/?token={alice_token}",
+            f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}",
             origin=(b"origin", b"http://evil.example"),
         )
-        assert await refused(f"/ws/rooms/{room.pk}/?token={alice_token}", origin=None)
-        assert await refused("/ws/me/?token=not-a-token")
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}", origin=None)
+        assert await refused("/ws/me/?ticket=not-a-ticket")
         # The same member with the right origin is let in: the refusals above were real.
-        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}"):
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}"):
             pass
 
     run(scenario)
@@ -170,10 +162,8 @@ def test_message_in_a_rolled_back_transaction_is_never_delivered(pair):
             services.message_post_text(room=room, sender=alice, text="rolled back")
             raise RuntimeError("the surrounding work failed")
 
-    bob_token = token_for(bob)
-
     async def scenario():
-        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as socket:
             await database_sync_to_async(post_then_roll_back)()
             assert await socket.receive_nothing(timeout=0.5)
             await database_sync_to_async(services.message_post_text)(
@@ -189,10 +179,8 @@ def test_message_in_a_rolled_back_transaction_is_never_delivered(pair):
 def test_bad_frames_get_error_frames_and_the_socket_stays_open(pair):
     room, alice, _ = pair
 
-    alice_token = token_for(alice)
-
     async def scenario():
-        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as socket:
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}") as socket:
             await socket.send_to(text_data="{not json")
             assert (await socket.receive_json_from(timeout=3))["code"] == "parse_error"
             await socket.send_to(bytes_data=b"\x00\x01")
@@ -223,10 +211,8 @@ def test_message_send_over_the_rate_limit_gets_an_error_frame(pair, monkeypatch)
     monkeypatch.setattr(ChatMessageThrottle, "THROTTLE_RATES", {"chat": "1/min"})
     room, alice, _ = pair
 
-    alice_token = token_for(alice)
-
     async def scenario():
-        async with connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as socket:
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}") as socket:
             await socket.send_json_to({"type": "message.send", "text": "one"})
             assert (await socket.receive_json_from(timeout=3))["type"] == "message.new"
             await socket.send_json_to({"type": "message.send", "text": "two"})
@@ -242,14 +228,11 @@ def test_private_notice_reaches_only_its_recipient_on_any_of_their_sockets(
     room, alice, bob = pair
     other_room = group_room(alice, name="另一个群")
 
-    alice_token = token_for(alice)
-    bob_token = token_for(bob)
-
     async def scenario():
         async with (
-            connected(f"/ws/rooms/{other_room.pk}/?token={alice_token}") as alice_elsewhere,
-            connected(f"/ws/me/?token={alice_token}") as alice_me,
-            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+            connected(f"/ws/rooms/{other_room.pk}/?ticket={ticket(alice)}") as alice_elsewhere,
+            connected(f"/ws/me/?ticket={ticket(alice)}") as alice_me,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as bob_socket,
         ):
             await database_sync_to_async(services.message_create)(
                 room=room, sender=None, kind="notice", text="Bob领取了你的红包", recipient=alice
@@ -277,10 +260,8 @@ def test_events_published_by_other_apps_are_forwarded_unchanged(pair):
     }
     credited = {"type": "wallet.credited", "amount_fen": 188, "balance_fen": 1188}
 
-    bob_token = token_for(bob)
-
     async def scenario():
-        async with connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as socket:
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as socket:
 
             def publish():
                 with transaction.atomic():
@@ -296,12 +277,11 @@ def test_events_published_by_other_apps_are_forwarded_unchanged(pair):
 
 def _events_of_a_post(room, alice, bob):
     """Alice and Bob connected to `room`, Alice posts "hi": the event each receives."""
-    alice_token, bob_token = token_for(alice), token_for(bob)
 
     async def scenario():
         async with (
-            connected(f"/ws/rooms/{room.pk}/?token={alice_token}") as alice_socket,
-            connected(f"/ws/rooms/{room.pk}/?token={bob_token}") as bob_socket,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}") as alice_socket,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as bob_socket,
         ):
             await database_sync_to_async(services.message_post_text)(
                 room=room, sender=alice, text="hi"
@@ -330,14 +310,12 @@ def test_member_added_later_can_connect(pair, make_user):
     room, alice, _ = pair
     carol = make_user()
 
-    carol_token = token_for(carol)
-
     async def scenario():
-        assert await refused(f"/ws/rooms/{room.pk}/?token={carol_token}")
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={ticket(carol)}")
         await database_sync_to_async(services.room_add_members)(
             room=room, actor=alice, user_ids=[carol.pk]
         )
-        async with connected(f"/ws/rooms/{room.pk}/?token={carol_token}"):
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={ticket(carol)}"):
             pass
 
     run(scenario)
@@ -379,3 +357,47 @@ def test_connections_receiving_one_event_share_its_viewer_independent_lookups(
     assert alice_event["message"]["state"] == bob_event["message"]["state"]
     assert len(lookups) == 1
     assert hooks.shared_lookups() is None  # only inside a fan-out
+
+
+def test_long_lived_token_in_the_url_is_refused_even_for_a_member(pair):
+    """Issue #16 finding 2: `?token=<API token>` used to open the socket (and the token
+    ended up in proxy logs). Now it is refused, whatever else the request carries."""
+    room, alice, _ = pair
+    token = token_issue(user=alice).key
+
+    async def scenario():
+        assert await refused(f"/ws/rooms/{room.pk}/?token={token}")
+        assert await refused(f"/ws/me/?token={token}")
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={ticket(alice)}&token={token}")
+
+    run(scenario)
+
+
+def test_a_ticket_from_the_api_opens_one_socket_once(pair, auth_client):
+    room, alice, _ = pair
+    client = auth_client(alice)
+    response = client.post("/api/auth/ws-ticket")
+    assert response.status_code == 201
+    body = response.json()
+    assert body["expires_in"] == 60 and len(body["ticket"]) >= 20
+
+    async def scenario():
+        async with connected(f"/ws/rooms/{room.pk}/?ticket={body['ticket']}"):
+            pass
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={body['ticket']}")
+
+    run(scenario)
+
+
+def test_an_expired_ticket_is_refused(pair, settings):
+    import time
+
+    room, alice, _ = pair
+    settings.WS_TICKET_TTL_SECONDS = 1
+    stale = ticket(alice)
+    time.sleep(1.2)
+
+    async def scenario():
+        assert await refused(f"/ws/rooms/{room.pk}/?ticket={stale}")
+
+    run(scenario)

@@ -205,6 +205,28 @@ def test_forward(group, send):
     assert not_member.status_code == 404
 
 
+def test_a_direct_packet_cannot_be_forwarded_into_a_group(direct, send, make_user, fund):
+    """Issue #16 finding 7: a direct room's count-1 packet forwarded into a group could be
+    opened by anyone there. Now 409 `direct_packet`, and the group sees nothing."""
+    from chat import services as chat_services
+    from chat.models import Message
+
+    room, (alice, bob) = direct()
+    group = chat_services.room_create_group(creator=alice, name="群", member_ids=[bob.pk])
+    packet = send(alice, room, kind="normal", count=1, share_fen=500)
+    response = client_for(alice).post(
+        f"/api/packets/{packet.pk}/forward", {"room_id": group.pk}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "direct_packet"
+    assert not Message.objects.filter(room=group, packet_id=packet.pk).exists()
+    # Re-posting it in its own direct room is still allowed.
+    again = client_for(alice).post(
+        f"/api/packets/{packet.pk}/forward", {"room_id": room.pk}, format="json"
+    )
+    assert again.status_code == 201
+
+
 def test_records_by_year(group, send):
     from redpacket import services
 

@@ -24,10 +24,10 @@ CLIENT_THREADS = 64  # PostgreSQL allows 100 connections; the gate keeps most re
 def crowd(make_user, fund, live_server):
     """A group room of `n` members besides the sender; every member's token is warm."""
     from django.contrib.auth.hashers import make_password
-    from rest_framework.authtoken.models import Token
 
     from chat import services as chat_services
     from redpacket.accounts.models import User
+    from redpacket.accounts.services import tokens_issue
 
     def make(n):
         sender = make_user()
@@ -39,9 +39,7 @@ def crowd(make_user, fund, live_server):
         room = chat_services.room_create_group(
             creator=sender, name="抢红包", member_ids=[m.pk for m in members]
         )
-        tokens = {m.pk: Token(key=Token.generate_key(), user=m) for m in members}
-        Token.objects.bulk_create(tokens.values())
-        tokens = {user_id: token.key for user_id, token in tokens.items()}
+        tokens = tokens_issue(users=members)
 
         def warm(token):  # the auth cache, as after each member's first request
             httpx.get(f"{live_server.url}/api/me", headers={"Authorization": f"Token {token}"})

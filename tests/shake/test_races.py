@@ -30,9 +30,9 @@ SHAKES_EACH = 3
 def shakers(live_server):
     """`n` users with API tokens (each cached by the server on its first use)."""
     from django.contrib.auth.hashers import make_password
-    from rest_framework.authtoken.models import Token
 
     from redpacket.accounts.models import User
+    from redpacket.accounts.services import tokens_issue
 
     def make(n):
         password = make_password("pw-for-tests-1")
@@ -43,9 +43,7 @@ def shakers(live_server):
                 for i in range(n)
             ]
         )
-        tokens = [Token(key=Token.generate_key(), user=user) for user in users]
-        Token.objects.bulk_create(tokens)
-        return {user.pk: token.key for user, token in zip(users, tokens, strict=True)}
+        return tokens_issue(users=users)
 
     return make
 

@@ -83,7 +83,7 @@ def test_create_with_short_change_refuses_and_changes_nothing(make_operator, fun
         ({"tiers": [TierRange(500_000, 200, 500), TierRange(400_000, 500, 900)]}, "tiers"),
         ({"tiers": [TierRange(1_000_000, 900, 500)]}, "tiers"),
         ({"tiers": [TierRange(1_000_000, 100, 500)]}, "tiers"),  # below the minimum share
-        ({"tiers": [TierRange(999_000, 200, 500), TierRange(1_000, 90_000, 90_000)]}, "tiers"),
+        ({"tiers": [TierRange(1_000_000, 90_000, 90_000)]}, "tiers"),  # no tier fits at all
         ({"budget_fen": 1_999, "count": 10}, "budget_fen"),
         ({"count": 0}, "count"),
         ({"per_user_cap": 0}, "per_user_cap"),
@@ -97,6 +97,33 @@ def test_create_refuses_bad_terms_with_fields(sponsor, make_campaign, terms, fie
         make_campaign(**{"budget_fen": 50_000, "count": 100, **terms})
     assert field in refused.value.fields
     assert balance_of(sponsor) == before and not Campaign.objects.exists()
+
+
+def test_default_tiers_with_a_small_budget_are_accepted_and_every_draw_fits(
+    make_user, make_campaign, credit_pending
+):
+    """Issue #16 finding 10: ¥100 for 20 packets (¥2 minimum) with SPEC §5's default table
+    was refused ("第4档…超出预算"); the unaffordable tiers are skipped when drawing."""
+    campaign = make_campaign(budget_fen=10_000, count=20)
+    assert sorted((t.min_fen, t.max_fen) for t in campaign.tiers.all()) == sorted(
+        (tier.min_fen, tier.max_fen) for tier in DEFAULT_TIERS
+    )
+    # The ¥618 tier first: it cannot fit (¥100 − 19 × ¥2 = ¥62), nor can ¥20–50 drawn at
+    # ¥50 after it; ¥5–20 pays its drawn amount.
+    first = services.campaign_shake(
+        user=make_user(), campaign_id=campaign.pk, rng=Rolls(999_999, 0, 3_000, 1_000)
+    )
+    assert first.won and first.amount_fen <= 10_000 - 19 * 200
+    paid = [first.amount_fen]
+    for _ in range(19):
+        result = services.campaign_shake(
+            user=make_user(), campaign_id=campaign.pk, rng=Rolls(999_999, 0, 3_000, 1_500)
+        )
+        assert result.won
+        paid.append(result.amount_fen)
+    assert sum(paid) <= 10_000 and min(paid) >= 200
+    credit_pending()
+    assert_invariants()
 
 
 def test_create_refuses_an_end_before_the_start(make_campaign):

@@ -36,3 +36,9 @@ class TokenInput(serializers.Serializer):
 
 class TokenOutput(serializers.Serializer):
     token = serializers.CharField()
+    expires_at = serializers.DateTimeField(help_text="The token stops working at this time.")
+
+
+class WsTicketOutput(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Use once, as `?ticket=` on the websocket URL.")
+    expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
