@@ -89,7 +89,7 @@ def prepare_send(n: int) -> Callable[[int], object]:
 def prepare_credit(n: int) -> Callable[[int], object]:
     """`n` pending claims of finished packets, credited one by one."""
     from bench import seed
-    from redpacket import services
+    from redpacket.packets import services
 
     people = _people(100, 1)
     backlog = seed.claim_backlog(people, packets=max(1, n // 100), count=100)

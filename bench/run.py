@@ -7,7 +7,7 @@ front of gunicorn and daphne, one Celery worker) on free ports, seeds through th
 services (bulk where a scenario only needs the rows to exist), and drives load from
 separate processes: wrk (C, Lua scripts rotating per-user tokens) for HTTP and
 bench/fanout.py processes for websockets. Then it lets the worker drain, runs every
-SPEC §8 check (`redpacket.reconciliation.all_findings()`) and exits non-zero on any
+SPEC §8 check (`wallet.reconciliation.all_findings()`) and exits non-zero on any
 violation or any scenario error. Results: bench/results/latest.json and a table.
 
 Scenarios are a list (SCENARIOS); each is a function of the run's context that returns
@@ -398,7 +398,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def _pending_credits() -> int:
-    from redpacket.models import Claim
+    from redpacket.packets.models import Claim
 
     return Claim.objects.filter(credit_status=Claim.CreditStatus.PENDING).count()
 
@@ -422,9 +422,9 @@ def wait_for_credits(ctx: Context, timeout: float) -> int:
 @scenario("crediting", "crediting drain: one worker on a backlog of claims", floor_ratio=False)
 def crediting(ctx: Context) -> dict[str, Any]:
     from bench import seed
-    from redpacket.core.queues import queue_credit
-    from redpacket.models import Claim
-    from redpacket.tasks import claim_credit
+    from redpacket.packets.models import Claim
+    from redpacket.packets.tasks import claim_credit
+    from wallet.queues import queue_credit
 
     wait_for_credits(ctx, timeout=300)
     ctx.stack.stop_worker()
@@ -545,7 +545,7 @@ def redis_limit(ctx: Context) -> dict[str, Any]:
     """redis-benchmark running the gate's admit script (EVALSHA), on the bench's Redis db."""
     import redis
 
-    from redpacket.gate import _ADMIT
+    from redpacket.packets.gate import _ADMIT
 
     host, port = ctx.target.redis_host_port
     client = redis.Redis(host=host, port=port, db=ctx.target.redis_db)
@@ -694,7 +694,7 @@ def check_services(target: bench_env.Target) -> None:
 
 
 def reconcile(ctx: Context) -> dict[str, Any]:
-    from redpacket.reconciliation import all_findings
+    from wallet.reconciliation import all_findings
 
     pending = wait_for_credits(ctx, timeout=600)
     findings = all_findings()

@@ -23,11 +23,11 @@ from django.utils import timezone
 
 from chat import selectors as chat_selectors
 from chat.models import Membership, Message, Room
-from redpacket import facts
 from redpacket.accounts.authentication import user_for_token
 from redpacket.accounts.models import User
-from redpacket.allocation import lucky_shares
-from redpacket.models import Claim, Packet
+from redpacket.packets import facts
+from redpacket.packets.allocation import lucky_shares
+from redpacket.packets.models import Claim, Packet
 from wallet import services as wallet
 from wallet.models import Account, Entry, LedgerTransaction
 

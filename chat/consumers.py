@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 
 from chat import events, hooks, selectors, services
 from chat.throttles import message_send_allowed
-from redpacket.core.errors import DomainError
+from redpacket.kernel.errors import DomainError
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
 from chat.models import Membership, Message, Room
-from redpacket.core.errors import NotFound
-from redpacket.core.numbers import parse_int
+from redpacket.kernel.errors import NotFound
+from redpacket.kernel.numbers import parse_int
 
 if TYPE_CHECKING:
     from redpacket.accounts.models import User

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from chat import events, selectors
 from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Membership, Message, Room
 from chat.models import direct_key_for as _direct_key_for
-from redpacket.core.errors import InvalidInput, NotFound
+from redpacket.kernel.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from redpacket.accounts.models import User

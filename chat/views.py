@@ -19,9 +19,9 @@ from chat import selectors, services
 from chat.api.serializers import messages_for_viewer
 from chat.forms import AddMembersForm, DirectForm, GroupCreateForm
 from chat.models import Room
-from redpacket.accounts.api.serializers import UserSerializer
-from redpacket.core.errors import DomainError, NotFound
-from redpacket.core.forms import add_domain_error
+from redpacket.accounts.selectors import user_data
+from redpacket.kernel.errors import DomainError, NotFound
+from redpacket.kernel.forms import add_domain_error
 
 ROOM_LIST_LIMIT = 200
 
@@ -79,7 +79,7 @@ def room(request: HttpRequest, room_id: int) -> HttpResponse:
             "name": selectors.room_title(room, request.user),
             "member_count": room.member_count,
         },
-        "me": UserSerializer(request.user).data,
+        "me": user_data(request.user),
         "messages": messages_for_viewer(messages, request.user),
         "has_more": has_more,
         "urls": {

@@ -13,7 +13,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from redpacket.core.ws_auth import TicketOrSessionAuthMiddlewareStack  # noqa: E402
+from redpacket.accounts.ws_auth import TicketOrSessionAuthMiddlewareStack  # noqa: E402
 from redpacket.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -14,7 +14,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.startup import (
+from redpacket.kernel.startup import (
     DEV_ALLOCATION_SECRET,
     DEV_SECRET_KEY,
     production_problems,
@@ -64,11 +64,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "channels",
+    # Layers, lowest first (README "Layout"; import-linter keeps them so).
+    "redpacket.kernel",
     "redpacket.accounts",
     "wallet",
     "chat",
-    "redpacket",
+    "redpacket.packets",  # app label "redpacket": its tables and migrations keep their names
     "shake",
+    # The project itself: its management commands (seed_demo, makemessages) and the Celery
+    # app, configured before anything sends a task.
+    "redpacket",
 ]
 
 MIDDLEWARE = [
@@ -81,7 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "redpacket.core.middleware.DomainErrorMiddleware",
+    "redpacket.kernel.middleware.DomainErrorMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last: turns a sign-in refused for a locked account into the lockout answer.
     "axes.middleware.AxesMiddleware",
@@ -102,7 +107,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "redpacket.context_processors.packet_links",
+                "redpacket.packets.context_processors.packet_links",
             ],
         },
     },
@@ -280,8 +285,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "redpacket.core.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "redpacket.core.api.NextPagination",
+    "EXCEPTION_HANDLER": "redpacket.kernel.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "redpacket.kernel.api.NextPagination",
     "PAGE_SIZE": 30,
     "DEFAULT_THROTTLE_RATES": {
         "auth": env.str("THROTTLE_AUTH", default="30/min"),
@@ -306,8 +311,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoomKindEnum": "chat.models.Room.Kind",
         "MessageKindEnum": "chat.models.Message.Kind",
-        "PacketKindEnum": "redpacket.models.Packet.Kind",
-        "PacketStatusEnum": "redpacket.models.Packet.Status",
+        "PacketKindEnum": "redpacket.packets.models.Packet.Kind",
+        "PacketStatusEnum": "redpacket.packets.models.Packet.Status",
         "CampaignStatusEnum": "shake.models.Campaign.Status",
     },
 }
@@ -415,19 +420,10 @@ REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
 # claims still pending this long are queued again by the sweeper.
 CREDIT_PRIORITY_THRESHOLDS_FEN = [100, 500, 2_000, 10_000]
 CREDIT_SWEEP_AFTER_SECONDS = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
-# What the sweeper looks after: (selector of pending rows older than a delay, credit task).
-CREDIT_SOURCES = [
-    ("redpacket.services.claims_pending", "redpacket.tasks.claim_credit"),
-    ("shake.services.wins_pending", "shake.tasks.win_credit"),
-]
+# What the credit sweeper looks after (claims, shake wins) and the checks 对账 runs are
+# registered by the apps themselves (their AppConfig.ready; wallet/crediting.py and
+# wallet/reconciliation.py), so wallet names neither packets nor shake.
 
-# 对账: the whole-system checks run besides the per-packet one (each returns findings).
-RECONCILIATION_CHECKS = [
-    "wallet.selectors.ledger_findings",
-    "redpacket.audit.credit_findings",
-    "redpacket.audit.duplicate_claim_findings",
-    "shake.audit.campaign_findings",
-]
 # A bank payment is in flight between the bank's answer and our commit: statement rows
 # younger than this are compared at the next run.
 RECONCILE_SETTLE_SECONDS = env.int("RECONCILE_SETTLE_SECONDS", default=60)

@@ -11,7 +11,7 @@ api_patterns = [
     path("", include("redpacket.accounts.api.urls")),
     path("", include("wallet.api.urls")),
     path("", include("chat.api.urls")),
-    path("", include("redpacket.api.urls")),
+    path("", include("redpacket.packets.api.urls")),
     path("", include("shake.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
@@ -28,11 +28,11 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("chat/", include("chat.urls")),
     path("wallet/", include("wallet.urls")),
-    path("packets/", include("redpacket.page_urls")),
+    path("packets/", include("redpacket.packets.urls")),
     path("shake/", include("shake.urls")),
 ]
 
-handler400 = "redpacket.core.views.bad_request"
-handler403 = "redpacket.core.views.forbidden"
-handler404 = "redpacket.core.views.not_found"
-handler500 = "redpacket.core.views.server_error"
+handler400 = "redpacket.kernel.views.bad_request"
+handler403 = "redpacket.kernel.views.forbidden"
+handler404 = "redpacket.kernel.views.not_found"
+handler500 = "redpacket.kernel.views.server_error"

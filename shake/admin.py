@@ -16,9 +16,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from redpacket.core.admin import ReadOnlyAdminMixin, log_operator_action
-from redpacket.core.errors import DomainError
-from redpacket.core.money import yuan
+from redpacket.kernel.admin import ReadOnlyAdminMixin, log_operator_action
+from redpacket.kernel.errors import DomainError
+from redpacket.kernel.money import yuan
 from shake import rules, selectors, services
 from shake.draw import DEFAULT_TIERS, PPM, TierRange
 from shake.models import Campaign, SponsorAccount, Tier, Win

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class ShakeConfig(AppConfig):
     name = "shake"
     verbose_name = "摇一摇"
+
+    def ready(self) -> None:
+        from shake import audit, services, tasks
+        from wallet import crediting, reconciliation
+
+        crediting.credit_source_register(pending=services.wins_pending, task=tasks.win_credit)
+        reconciliation.check_register(audit.campaign_findings)

@@ -1,5 +1,7 @@
 """SPEC §8 #3 and #4 for shake campaigns, as findings (empty when all hold).
-Reconciliation stores them; the tests assert there are none."""
+Reconciliation stores them; the tests assert there are none. The credit-once, refund-once
+and escrow rules are wallet's (`wallet.audit`, shared with red packet claims); this module
+supplies the campaigns' rows and their own checks (budget, counters, cap, funding)."""
 
 from __future__ import annotations
 
@@ -7,18 +9,15 @@ from django.db.models import Count, F, Sum
 from django.db.models.functions import Coalesce
 
 from shake.models import Campaign, Win
+from wallet.audit import (
+    CreditedRows,
+    credit_once_findings,
+    escrow_findings,
+    refund_once_findings,
+    user_legs,
+)
 from wallet.models import Account, Entry, LedgerTransaction
-from wallet.selectors import Finding, system_balance
-
-
-def _user_legs(kind: str) -> dict[str, int]:
-    """Reference → total of the user-wallet legs of every transaction of `kind`."""
-    return dict(
-        Entry.objects.filter(transaction__kind=kind, account__kind=Account.Kind.USER)
-        .values("transaction__reference")
-        .annotate(total=Sum("amount_fen"))
-        .values_list("transaction__reference", "total")
-    )
+from wallet.selectors import Finding
 
 
 def _fund_legs() -> dict[str, int]:
@@ -33,6 +32,14 @@ def _fund_legs() -> dict[str, int]:
     )
 
 
+WINS = CreditedRows(
+    noun="win",
+    credit_kind=LedgerTransaction.Kind.WIN_CREDIT,
+    finding="win_credit",
+    orphan="orphan_win_credit",
+)
+
+
 def campaign_findings() -> list[Finding]:
     """Per campaign: wins + unspent + refund = budget, wins ≤ count and ≤ budget, the
     counters match the win rows, no user beyond the cap, the budget funded once; per
@@ -41,7 +48,7 @@ def campaign_findings() -> list[Finding]:
     owed (unspent budget of campaigns not yet ended + wins not yet credited)."""
     findings: list[Finding] = []
     funds = _fund_legs()
-    refunds = _user_legs(LedgerTransaction.Kind.CAMPAIGN_REFUND)
+    refund_expected: list[tuple[str, str, int]] = []
     campaigns = Campaign.objects.annotate(
         paid=Coalesce(Sum("wins__amount_fen"), 0), wins_n=Count("wins")
     )
@@ -80,20 +87,17 @@ def campaign_findings() -> list[Finding]:
             findings.append(
                 Finding("campaign_fund", name, f"one fund of {campaign.budget_fen}", str(funded))
             )
-        refunded = refunds.pop(f"campaign:{campaign.pk}:refund", None)
-        if (refunded or 0) != campaign.refunded_fen:
-            findings.append(
-                Finding(
-                    "campaign_refund",
-                    name,
-                    f"one refund of {campaign.refunded_fen}" if campaign.refunded_fen else "none",
-                    str(refunded),
-                )
-            )
+        refund_expected.append((f"campaign:{campaign.pk}:refund", name, campaign.refunded_fen))
     for reference, total in funds.items():
         findings.append(Finding("orphan_campaign_fund", reference, "a campaign", str(total)))
-    for reference, total in refunds.items():
-        findings.append(Finding("orphan_campaign_refund", reference, "a campaign", str(total)))
+    findings += refund_once_findings(
+        refunds=user_legs(LedgerTransaction.Kind.CAMPAIGN_REFUND),
+        expected=refund_expected,
+        finding="campaign_refund",
+        orphan="orphan_campaign_refund",
+        orphan_expected="a campaign",
+        none_expected="none",
+    )
 
     over_cap = (
         Win.objects.values("campaign_id", "user_id", "campaign__per_user_cap")
@@ -110,7 +114,10 @@ def campaign_findings() -> list[Finding]:
             )
         )
 
-    findings.extend(_credit_findings())
+    findings += credit_once_findings(
+        WINS,
+        Win.objects.values_list("pk", "amount_fen", "credit_status").iterator(chunk_size=2000),
+    )
 
     owed = (
         Campaign.objects.exclude(status=Campaign.Status.ENDED).aggregate(
@@ -120,39 +127,13 @@ def campaign_findings() -> list[Finding]:
             t=Coalesce(Sum("amount_fen"), 0)
         )["t"]
     )
-    escrow = system_balance(Account.Kind.CAMPAIGN_ESCROW)
-    if escrow != owed:
-        findings.append(
-            Finding(
-                "campaign_escrow",
-                "campaign escrow",
-                f"{owed} (unspent budgets + pending wins)",
-                str(escrow),
-            )
-        )
-    return findings
-
-
-def _credit_findings() -> list[Finding]:
-    findings: list[Finding] = []
-    # References are unique in the ledger: "once" is one transaction whose user leg is
-    # the win's amount.
-    credits = _user_legs(LedgerTransaction.Kind.WIN_CREDIT)
-    for win_id, amount, status in Win.objects.values_list(
-        "pk", "amount_fen", "credit_status"
-    ).iterator(chunk_size=2000):
-        reference = f"win:{win_id}"
-        credited = credits.pop(reference, None)
-        if status == Win.CreditStatus.CREDITED and credited != amount:
-            findings.append(
-                Finding("win_credit", f"win {win_id}", f"one credit of {amount}", str(credited))
-            )
-        if status == Win.CreditStatus.PENDING and credited is not None:
-            findings.append(
-                Finding("win_credit", f"win {win_id}", "pending: no credit yet", str(credited))
-            )
-    for reference, total in credits.items():
-        findings.append(Finding("orphan_win_credit", reference, "a win", str(total)))
+    findings += escrow_findings(
+        escrow=Account.Kind.CAMPAIGN_ESCROW,
+        owed=owed,
+        finding="campaign_escrow",
+        name="campaign escrow",
+        owed_is="unspent budgets + pending wins",
+    )
     return findings
 
 

@@ -3,7 +3,7 @@ it is an answer (`{"won": false, "reason": ...}`)."""
 
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.errors import DomainError
+from redpacket.kernel.errors import DomainError
 
 
 class CampaignNotFound(DomainError):

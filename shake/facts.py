@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from redpacket.accounts.api.serializers import UserSerializer
+from redpacket.accounts.selectors import user_data
 from shake.draw import TierRange
 from shake.errors import CampaignNotFound
 from shake.models import Campaign, Win
@@ -36,7 +36,7 @@ def facts_of(campaign: Campaign) -> dict[str, Any]:
         "id": campaign.pk,
         "name": campaign.name,
         "greeting": campaign.greeting,
-        "sponsor": UserSerializer(campaign.sponsor).data,
+        "sponsor": user_data(campaign.sponsor),
         "status": campaign.status,
         "end_reason": campaign.end_reason,
         "starts_ms": _ms(campaign.starts_at),

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from django.utils.translation import gettext as _
 
-from redpacket.core.money import yuan_plain
+from redpacket.kernel.money import yuan_plain
 from shake.draw import PPM, TierRange, largest_fitting_amount
 
 NAME_MAX = 40

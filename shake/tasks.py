@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from redpacket.core.queues import queue_credit
-from redpacket.tasks import CREDIT_TASK_OPTIONS
 from shake import services
 from shake.models import Win
+from wallet.queues import queue_credit
+from wallet.tasks import CREDIT_TASK_OPTIONS
 
 
-@shared_task(**CREDIT_TASK_OPTIONS)
+@shared_task(name="shake.tasks.win_credit", **CREDIT_TASK_OPTIONS)
 def win_credit(win_id: int) -> bool:
     return services.win_credit(win_id=win_id)
 
@@ -21,7 +21,7 @@ def queue_win_credit(win: Win) -> None:
     queue_credit(win_credit, win.pk, win.amount_fen)
 
 
-@shared_task(time_limit=300, soft_time_limit=280)
+@shared_task(name="shake.tasks.end_campaigns", time_limit=300, soft_time_limit=280)
 def end_campaigns() -> int:
     """The minute sweep (CELERY_BEAT_SCHEDULE): start the scheduled campaigns whose time
     has come, end and refund those past their end. Returns how many ended."""

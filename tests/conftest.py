@@ -71,7 +71,7 @@ def _clean_cache():
     once a test's rows are rolled back) and without their system accounts."""
     from django.core.cache import cache
 
-    from redpacket.gate import packet_store
+    from redpacket.packets.gate import packet_store
     from wallet.services import forget_accounts
 
     cache.clear()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def invariant_findings() -> list:
     """Every broken money invariant in the database right now (empty when all hold)."""
-    from redpacket.reconciliation import all_findings
+    from wallet.reconciliation import all_findings
 
     return all_findings()
 

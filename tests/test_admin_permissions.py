@@ -7,7 +7,7 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from redpacket.models import Packet
+from redpacket.packets.models import Packet
 from tests.invariants import assert_invariants
 from tests.redpacket.conftest import group, send  # noqa: F401
 from tests.wallet.conftest import bind_card, fund  # noqa: F401

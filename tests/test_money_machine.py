@@ -129,7 +129,7 @@ class MoneyMachine(RuleBasedStateMachine):
         from django.core.cache import cache
         from django.core.management import call_command
 
-        from redpacket.gate import packet_store
+        from redpacket.packets.gate import packet_store
         from wallet.services import forget_accounts
 
         try:
@@ -303,7 +303,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(packet=consumes(packets))
     def expire(self, packet):
-        from redpacket import services
+        from redpacket.packets import services
 
         if packet is not None:
             services.packet_expire(packet_id=packet, force=True)
@@ -313,8 +313,8 @@ class MoneyMachine(RuleBasedStateMachine):
     def credit_what_a_dead_worker_left(self):
         """Crediting runs on commit in a worker; in this run nothing commits, so every
         claim waits like one whose worker was killed, until the sweeper's work runs."""
-        from redpacket import services
-        from redpacket.models import Claim
+        from redpacket.packets import services
+        from redpacket.packets.models import Claim
 
         for claim_id in Claim.objects.filter(credit_status="pending").values_list("pk", flat=True):
             services.claim_credit(claim_id=claim_id)

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from redpacket.core.money import parse_yuan
-from redpacket.core.numbers import is_ascii_digits, parse_int
+from redpacket.kernel.money import parse_yuan
+from redpacket.kernel.numbers import is_ascii_digits, parse_int
 from tests.redpacket.conftest import direct, group  # noqa: F401
 from tests.wallet.conftest import GOOD_CARD, PIN, bind_card, fund  # noqa: F401
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from redpacket.core.startup import DEV_ALLOCATION_SECRET, DEV_SECRET_KEY, production_problems
+from redpacket.kernel.startup import DEV_ALLOCATION_SECRET, DEV_SECRET_KEY, production_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD_SECRET = "a-production-secret-key-of-enough-length-0123456789"

@@ -1,8 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline, log_operator_action
-from redpacket.core.money import yuan
+from redpacket.kernel.admin import ReadOnlyAdminMixin, ReadOnlyTabularInline, log_operator_action
+from redpacket.kernel.money import yuan
 from wallet import selectors
 from wallet.models import (
     Account,
@@ -13,9 +13,12 @@ from wallet.models import (
     IdempotencyRecord,
     LedgerTransaction,
     PaymentPin,
+    ReconciliationFinding,
+    ReconciliationRun,
     SandboxStatementLine,
     SmsMessage,
 )
+from wallet.tasks import reconcile
 
 
 @admin.register(Account)
@@ -146,3 +149,46 @@ class IdempotencyRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("scope", "state", "response_status")
     search_fields = ("user__username",)
     exclude = ("key_digest", "request_hash")
+
+
+class FindingInline(ReadOnlyTabularInline):
+    model = ReconciliationFinding
+    fields = ("kind", "object", "expected", "actual")
+    readonly_fields = fields
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "started_at",
+        "finished_at",
+        "status",
+        "packets_checked",
+        "findings_count",
+        "requeued_credits",
+        "summary",
+    )
+    list_filter = ("status",)
+    inlines = [FindingInline]
+    actions = ["run_again"]
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return obj is None and self.has_run_permission(request)
+
+    def has_run_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return request.user.has_perm("wallet.run_reconciliation")
+
+    @admin.action(description=_("立即重新对账"), permissions=["run"])
+    def run_again(self, request, queryset):  # type: ignore[no-untyped-def]
+        for run in queryset[:1]:
+            log_operator_action(self, request, run, "立即重新对账")
+        reconcile.delay()
+        self.message_user(request, _("已开始对账，完成后显示在列表中。"), messages.SUCCESS)
+
+
+@admin.register(ReconciliationFinding)
+class ReconciliationFindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "run", "kind", "object", "expected", "actual")
+    list_filter = ("kind",)
+    search_fields = ("object",)

@@ -6,7 +6,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.money import parse_yuan, yuan
+from redpacket.kernel.money import parse_yuan, yuan
 
 
 class YuanField(forms.CharField):

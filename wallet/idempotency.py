@@ -31,7 +31,7 @@ from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from redpacket.core.errors import DomainError
+from redpacket.kernel.errors import DomainError
 from wallet import errors
 from wallet.models import IdempotencyRecord
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from redpacket.accounts.models import User
-from redpacket.core.errors import InvalidInput
+from redpacket.kernel.errors import InvalidInput
 from wallet import services
 from wallet.models import Account
 

@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from redpacket.accounts.models import User
-from redpacket.core.errors import DomainError, InvalidInput, NotFound
-from redpacket.core.numbers import is_ascii_digits
+from redpacket.kernel.errors import DomainError, InvalidInput, NotFound
+from redpacket.kernel.numbers import is_ascii_digits
 from wallet import errors, sms_limits
 from wallet.gateway import get_gateway, get_sms_backend, luhn_valid
 from wallet.models import (

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.errors import DomainError
+from redpacket.kernel.errors import DomainError
 
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 

@@ -8,9 +8,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from redpacket.accounts.models import User
-from redpacket.core.errors import DomainError, NotFound
-from redpacket.core.forms import add_domain_error
-from redpacket.core.money import yuan
+from redpacket.kernel.errors import DomainError, NotFound
+from redpacket.kernel.forms import add_domain_error
+from redpacket.kernel.money import yuan
 from wallet import payments, selectors, services
 from wallet.forms import CardBindForm, CardPaymentForm, CardVerifyForm, TransferForm
 from wallet.idempotency import run_idempotent

@@ -1,12 +1,14 @@
 """Shapes of rooms and messages (API.md "Rooms and messages"); no logic beyond shape.
 
-`MessageSerializer` is the one message shape: the history API, the room page's first
-page and the websocket's `message.new` all use it (through `message_data`).
+`MessageSerializer` declares the one message shape for the schema and renders through
+`chat.data.message_data`, which the room page's first page and the websocket's
+`message.new` use too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -15,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat import selectors
+from chat.data import message_data
 from chat.hooks import decorate_messages
 from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Message, Room
 from redpacket.accounts.api.serializers import UserSerializer
@@ -49,10 +52,10 @@ class MessageSerializer(serializers.Serializer):
     recipient_id = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
 
-
-def message_data(message: Message) -> dict[str, Any]:
-    """The undecorated dict of one message (as events carry it)."""
-    return dict(MessageSerializer(message).data)
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        if isinstance(instance, Mapping):  # already shaped (and perhaps decorated)
+            return dict(super().to_representation(instance))
+        return message_data(instance)
 
 
 def messages_for_viewer(messages: list[Message], viewer: Any) -> list[dict[str, Any]]:

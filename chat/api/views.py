@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from chat import selectors, services
 from chat.api import serializers as s
 from chat.throttles import ChatMessageThrottle
-from redpacket.core.api import ErrorSerializer, NextPagination
+from redpacket.kernel.api import ErrorSerializer, NextPagination
 
 _ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="invalid input; `fields` names it"),

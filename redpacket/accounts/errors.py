@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from redpacket.core.errors import DomainError
+from redpacket.kernel.errors import DomainError
 
 
 class LoginLocked(DomainError):

@@ -23,7 +23,7 @@ from redpacket.accounts.authentication import (
     token_digest,
 )
 from redpacket.accounts.models import ApiToken, User
-from redpacket.core.errors import InvalidInput
+from redpacket.kernel.errors import InvalidInput
 
 
 def _username_taken() -> InvalidInput:

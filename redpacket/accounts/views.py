@@ -6,9 +6,9 @@ from django.views.decorators.http import require_http_methods
 
 from redpacket.accounts import services
 from redpacket.accounts.forms import LoginForm, RegisterForm
-from redpacket.core.api import AuthThrottle
-from redpacket.core.errors import DomainError
-from redpacket.core.forms import add_domain_error
+from redpacket.kernel.api import AuthThrottle
+from redpacket.kernel.errors import DomainError
+from redpacket.kernel.forms import add_domain_error
 
 
 @require_http_methods(["GET", "POST"])

@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from redpacket.accounts.api.serializers import UserSerializer
-from redpacket.core.fields import FenField, StrictIntegerField
+from redpacket.kernel.fields import FenField, StrictIntegerField
 from shake.models import Campaign
 from shake.services import Reason
 

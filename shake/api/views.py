@@ -8,7 +8,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from redpacket.core.api import ErrorSerializer, MoneyThrottle, NextPagination
+from redpacket.kernel.api import ErrorSerializer, MoneyThrottle, NextPagination
 from shake import selectors, services
 from shake.api.serializers import (
     CampaignCreateInput,

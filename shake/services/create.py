@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from redpacket.accounts.models import User
-from redpacket.core.errors import InvalidInput
+from redpacket.kernel.errors import InvalidInput
 from shake import facts, rules
 from shake.draw import DEFAULT_TIERS, PPM, TierRange
 from shake.models import Campaign, SponsorAccount, Tier

@@ -7,8 +7,8 @@ from datetime import timedelta
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from redpacket.core.crediting import credit_once
 from shake.models import Win
+from wallet.crediting import credit_once
 from wallet.models import Account, LedgerTransaction
 
 

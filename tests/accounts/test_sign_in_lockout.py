@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
-from redpacket.core.startup import trusted_proxy_settings
+from redpacket.kernel.startup import trusted_proxy_settings
 
 pytestmark = pytest.mark.django_db
 

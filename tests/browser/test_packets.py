@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from redpacket.models import Packet
+from redpacket.packets.models import Packet
 from tests.conftest import screenshot
 from tests.invariants import assert_invariants
 
@@ -159,7 +159,7 @@ def test_send_grab_open_result_records_and_notices(live_asgi, new_page, group):
 
 
 def test_a_late_open_switches_the_overlay_to_the_finished_card(live_asgi, new_page, group, send):
-    from redpacket import services
+    from redpacket.packets import services
 
     room, (alice, bob, carol) = group(3)
     packet = send(alice, room, count=1, total_fen=100, greeting="手快有手慢无")

@@ -3,7 +3,7 @@ from django.db import transaction
 
 from chat import selectors, services
 from chat.models import Membership, Message, Room
-from redpacket.core.errors import InvalidInput, NotFound
+from redpacket.kernel.errors import InvalidInput, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_non_member_cannot_post(make_user, group_room):
 def test_message_create_publishes_only_after_commit(
     make_user, group_room, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from chat import events
+    from redpacket.kernel import events
 
     sent = []
     monkeypatch.setattr(events, "_send_now", lambda group, event: sent.append((group, event)))
@@ -157,7 +157,7 @@ def test_message_create_publishes_only_after_commit(
 def test_message_create_rolled_back_publishes_nothing(
     make_user, group_room, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from chat import events
+    from redpacket.kernel import events
 
     sent = []
     monkeypatch.setattr(events, "_send_now", lambda group, event: sent.append(event))

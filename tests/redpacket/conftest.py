@@ -39,7 +39,7 @@ def direct(make_user, fund):  # noqa: F811
 @pytest.fixture
 def send():
     """Send a packet through the service (PIN of the test cards: 123456)."""
-    from redpacket import services
+    from redpacket.packets import services
 
     def send(
         sender,
@@ -78,7 +78,7 @@ FAST_SWEEP = {"CREDIT_SWEEP_EVERY_SECONDS": "1", "CREDIT_SWEEP_AFTER_SECONDS": "
 
 
 def all_credited() -> bool:
-    from redpacket.models import Claim
+    from redpacket.packets.models import Claim
 
     return not Claim.objects.filter(credit_status="pending").exists()
 

@@ -5,7 +5,13 @@ import statistics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from redpacket.allocation import MAX_SHARE_FEN, lucky_bounds, lucky_share, lucky_shares, share_draw
+from redpacket.packets.allocation import (
+    MAX_SHARE_FEN,
+    lucky_bounds,
+    lucky_share,
+    lucky_shares,
+    share_draw,
+)
 
 SECRET = b"test-secret"
 

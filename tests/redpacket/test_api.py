@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from redpacket.accounts.services import token_issue
-from redpacket.models import Packet
+from redpacket.packets.models import Packet
 from tests.invariants import assert_invariants
 from wallet.selectors import balance_of
 
@@ -228,7 +228,7 @@ def test_a_direct_packet_cannot_be_forwarded_into_a_group(direct, send, make_use
 
 
 def test_records_by_year(group, send):
-    from redpacket import services
+    from redpacket.packets import services
 
     room, users = group(3)
     packet = send(users[0], room, count=2, total_fen=700)

@@ -8,15 +8,16 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
-from redpacket import services
-from redpacket.models import Claim
-from redpacket.tasks import claim_credit, credit_sweep
+from redpacket.packets import services
+from redpacket.packets.models import Claim
+from redpacket.packets.tasks import claim_credit
 from tests.concurrency import run_parallel
 from tests.invariants import assert_invariants
 from tests.redpacket.conftest import FAST_SWEEP, all_credited
 from tests.workers import wait_until
 from wallet.models import LedgerTransaction
 from wallet.selectors import balance_of
+from wallet.tasks import credit_sweep
 
 pytestmark = [pytest.mark.celery, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

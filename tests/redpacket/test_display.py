@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from redpacket import facts, services
 from redpacket.accounts.services import token_issue
-from redpacket.models import Packet
+from redpacket.packets import facts, services
+from redpacket.packets.models import Packet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from redpacket.accounts.services import token_issue
-from redpacket.models import Claim, Packet
+from redpacket.packets.models import Claim, Packet
 from tests.invariants import assert_invariants
 from tests.redpacket.conftest import FAST_SWEEP, all_credited
 from tests.workers import database_url, wait_until

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from redpacket.gate import Admission, LocalPacketStore, RedisPacketStore
+from redpacket.packets.gate import Admission, LocalPacketStore, RedisPacketStore
 from tests.conftest import store_of_kind
 
 TTL = 60_000

@@ -6,9 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from chat import hooks
-from redpacket import services
-from redpacket.gate import packet_store
-from redpacket.selectors import decorate_packet_messages
+from redpacket.packets import services
+from redpacket.packets.gate import packet_store
+from redpacket.packets.selectors import decorate_packet_messages
 from tests.invariants import assert_invariants
 
 
@@ -28,7 +28,7 @@ def test_an_open_takes_a_handful_of_statements(
 def test_a_credit_takes_a_handful_of_statements(
     group, send, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    from redpacket.models import Claim
+    from redpacket.packets.models import Claim
     from wallet.models import Account
     from wallet.selectors import balance_of
     from wallet.services import system_account
@@ -107,7 +107,7 @@ def _events_reach_a_redis_group():
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from chat.events import _send_now, _sync_sender
+    from redpacket.kernel.events import _send_now, _sync_sender
 
     layer = get_channel_layer()
     channels = [async_to_sync(layer.new_channel)() for _ in range(2)]

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from django.test import Client
 
-from redpacket import services
+from redpacket.packets import services
 from tests.invariants import assert_invariants
 from tests.redpacket.test_display import expire, result_of, scene, view_of  # noqa: F401
 

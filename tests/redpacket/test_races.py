@@ -9,8 +9,8 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from redpacket import services
-from redpacket.models import Claim, Packet
+from redpacket.packets import services
+from redpacket.packets.models import Claim, Packet
 from tests.concurrency import run_parallel
 from tests.invariants import assert_invariants
 from wallet.selectors import balance_of

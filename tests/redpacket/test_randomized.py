@@ -11,9 +11,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from redpacket import facts, services
-from redpacket.core.errors import DomainError
-from redpacket.models import Claim, Packet
+from redpacket.kernel.errors import DomainError
+from redpacket.packets import facts, services
+from redpacket.packets.models import Claim, Packet
 from tests.invariants import invariant_findings
 from tests.redpacket.conftest import FAST_SWEEP, all_credited
 from tests.workers import wait_until
@@ -90,7 +90,7 @@ def test_random_operations_keep_every_invariant(people, workers, fund):
                 if pending:
                     services.claim_credit(claim_id=rng.choice(pending))
             elif operation == "sweep":
-                from redpacket.tasks import credit_sweep
+                from wallet.tasks import credit_sweep
 
                 credit_sweep()
             elif operation == "kill_worker":

@@ -7,10 +7,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from redpacket import services
-from redpacket.models import Claim, ReconciliationRun
-from redpacket.reconciliation import reconcile
-from wallet.models import Account, SandboxStatementLine
+from redpacket.packets import services
+from redpacket.packets.models import Claim
+from wallet.models import Account, ReconciliationRun, SandboxStatementLine
+from wallet.reconciliation import reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

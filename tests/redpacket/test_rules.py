@@ -2,7 +2,7 @@
 
 import pytest
 
-from redpacket.rules import ClaimRow, Limits, best_luck, format_duration, send_errors
+from redpacket.packets.rules import ClaimRow, Limits, best_luck, format_duration, send_errors
 
 LIMITS = Limits()
 

@@ -9,7 +9,7 @@ import re
 import pytest
 from django.test import Client
 
-from redpacket.models import Packet
+from redpacket.packets.models import Packet
 from tests.invariants import assert_invariants
 from wallet.selectors import balance_of
 

@@ -4,9 +4,9 @@ import pytest
 from django.utils import timezone
 
 from chat.models import Message
-from redpacket import errors, services
-from redpacket.allocation import lucky_shares
-from redpacket.models import Claim, Packet
+from redpacket.packets import errors, services
+from redpacket.packets.allocation import lucky_shares
+from redpacket.packets.models import Claim, Packet
 from tests.invariants import assert_invariants
 from wallet import errors as wallet_errors
 from wallet.models import Account
@@ -103,7 +103,7 @@ def test_open_after_expiry_is_410_but_a_share_already_taken_is_still_shown(group
     packet = send(users[0], room, count=2)
     taken = services.packet_open(user=users[1], packet_id=packet.pk)
     Packet.objects.filter(pk=packet.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    from redpacket import facts
+    from redpacket.packets import facts
 
     facts.forget(packet.pk)
     with pytest.raises(errors.PacketExpired):

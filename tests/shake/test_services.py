@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.db.models import F
 from django.utils import timezone
 
-from redpacket.core.errors import InvalidInput
+from redpacket.kernel.errors import InvalidInput
 from shake import errors, facts, selectors, services
 from shake.audit import campaign_findings
 from shake.draw import DEFAULT_TIERS, TierRange
@@ -418,7 +418,7 @@ def test_wins_pending_lists_wins_waiting_too_long(make_user, make_campaign):
 
 
 def test_the_credit_sweeper_queues_stale_wins_as_it_does_claims(settings, make_user, make_campaign):
-    from redpacket.tasks import credit_sweep
+    from wallet.tasks import credit_sweep
 
     settings.CREDIT_SWEEP_AFTER_SECONDS = 300
     campaign = make_campaign()
@@ -476,7 +476,9 @@ def test_a_credit_tells_the_winner_after_commit(
     monkeypatch, make_user, make_campaign, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr("chat.events._send_now", lambda group, event: sent.append((group, event)))
+    monkeypatch.setattr(
+        "redpacket.kernel.events._send_now", lambda group, event: sent.append((group, event))
+    )
     campaign = make_campaign()
     user = make_user()
     result = services.campaign_shake(user=user, campaign_id=campaign.pk)

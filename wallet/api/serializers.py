@@ -1,7 +1,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from redpacket.core.fields import FenField, StrictIntegerField
+from redpacket.kernel.fields import FenField, StrictIntegerField
 from wallet.models import BankCard, Entry
 
 

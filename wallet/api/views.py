@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from redpacket.accounts.models import User
-from redpacket.core.api import MoneyThrottle
+from redpacket.kernel.api import MoneyThrottle
 from wallet import payments, selectors, services
 from wallet.api.serializers import (
     BalanceSerializer,

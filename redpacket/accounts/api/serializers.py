@@ -1,6 +1,10 @@
+from collections.abc import Mapping
+from typing import Any
+
 from rest_framework import serializers
 
 from redpacket.accounts.models import User
+from redpacket.accounts.selectors import user_data
 
 
 def _label(field: str) -> str:
@@ -18,6 +22,11 @@ class UserSerializer(serializers.Serializer):
     display_name = serializers.CharField(read_only=True, label=_label("display_name"))
     avatar_colour = serializers.CharField(read_only=True)
 
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        if isinstance(instance, Mapping):  # already shaped by `user_data` (a cached fact)
+            return dict(super().to_representation(instance))
+        return user_data(instance)
+
 
 class RegisterInput(serializers.Serializer):
     username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150, min_length=2)
@@ -27,6 +36,9 @@ class RegisterInput(serializers.Serializer):
 
 class RegisterOutput(UserSerializer):
     token = serializers.CharField(read_only=True)
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        return {**user_data(instance), "token": str(instance.token)}
 
 
 class TokenInput(serializers.Serializer):

@@ -17,8 +17,8 @@ from redpacket.accounts.api.serializers import (
     WsTicketOutput,
 )
 from redpacket.accounts.errors import LoginLocked
-from redpacket.core.api import AuthThrottle, ErrorSerializer
-from redpacket.core.errors import InvalidInput
+from redpacket.kernel.api import AuthThrottle, ErrorSerializer
+from redpacket.kernel.errors import InvalidInput
 
 
 class RegisterApi(APIView):

@@ -1,0 +1,39 @@
+"""The plain data shape of a message, shared by the API, the pages and the events.
+
+Services and websocket events call `message_data` directly; `MessageSerializer` renders
+through it, so the API and the events cannot drift apart, and services do not depend on
+an API serializer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from redpacket.accounts.selectors import user_data
+
+if TYPE_CHECKING:
+    from chat.models import Message
+
+
+def _utc_iso(value: dt.datetime) -> str:
+    # As DRF's DateTimeField(default_timezone=UTC) writes it: ISO 8601, "Z" for UTC.
+    text = value.astimezone(dt.UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def message_data(message: Message) -> dict[str, Any]:
+    """The undecorated dict of one message (as the history API and events carry it).
+    `sender` is null for system notices; `recipient_id` is set on a notice only its
+    recipient sees. Decorators (`chat.hooks`) may add fields such as `packet`."""
+    sender = message.sender
+    return {
+        "id": message.pk,
+        "room_id": message.room_id,
+        "kind": str(message.kind),
+        "sender": user_data(sender) if sender is not None else None,
+        "text": str(message.text),
+        "packet_id": message.packet_id,
+        "recipient_id": message.recipient_id,
+        "created_at": _utc_iso(message.created_at) if message.created_at is not None else None,
+    }

@@ -1,0 +1,132 @@
+"""API plumbing shared by every app: the error shape, pagination, throttles."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.serializers import CharField, DictField, Serializer
+from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
+
+from redpacket.kernel.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES: dict[type[exceptions.APIException], tuple[str, Any]] = {
+    exceptions.NotAuthenticated: ("not_authenticated", _("请先登录")),
+    exceptions.AuthenticationFailed: ("authentication_failed", _("身份验证失败")),
+    exceptions.PermissionDenied: ("not_allowed", _("无权进行此操作")),
+    exceptions.NotFound: ("not_found", _("不存在或无权查看")),
+    exceptions.MethodNotAllowed: ("method_not_allowed", _("不支持的请求方法")),
+    exceptions.NotAcceptable: ("not_acceptable", _("无法提供所请求的格式")),
+    exceptions.UnsupportedMediaType: ("unsupported_media_type", _("请求内容类型不受支持")),
+    exceptions.ParseError: ("parse_error", _("请求内容无法解析")),
+    exceptions.Throttled: ("rate_limited", _("操作太频繁，请稍后再试")),
+}
+
+
+def error_response(
+    code: str, message: str, http_status: int, fields: dict[str, Any] | None = None
+) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return Response(body, status=http_status)
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF's ErrorDetail lists → plain strings (first message per field)."""
+    if isinstance(detail, list):
+        if detail and all(not isinstance(d, (dict, list)) for d in detail):
+            return str(detail[0])
+        return [_flatten(d) for d in detail]
+    if isinstance(detail, dict):
+        return {key: _flatten(value) for key, value in detail.items()}
+    return str(detail)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map every error to `{"code", "message", "fields"?}` (API.md conventions)."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if isinstance(fields, dict):
+            non_field = fields.pop("non_field_errors", None)
+            first = non_field or next(iter(fields.values()), str(_("请求无效")))
+            message = first if isinstance(first, str) else str(_("请求无效"))
+            return error_response("invalid", message, 400, fields or None)
+        return error_response("invalid", str(fields), 400)
+    if isinstance(exc, exceptions.APIException):
+        code, message = _DRF_CODES.get(type(exc), (str(exc.default_code), str(exc.detail)))
+        response = error_response(code, str(message), exc.status_code)
+        if getattr(exc, "auth_header", None):
+            response["WWW-Authenticate"] = exc.auth_header
+        if getattr(exc, "wait", None):
+            response["Retry-After"] = str(int(exc.wait))
+        return response
+    if isinstance(exc, (DatabaseError, RedisConnectionError, ConnectionInterrupted)):
+        # A lost connection, a failed-over primary, or no free pooled connection within
+        # the pool's timeout: the client may retry; nothing half-done survives because
+        # every write is one transaction.
+        logger.exception("database or Redis error in %s", context.get("view"))
+        return error_response(
+            "unavailable", "服务繁忙，请稍后再试", status.HTTP_503_SERVICE_UNAVAILABLE
+        )
+    return None
+
+
+class NextPagination(PageNumberPagination):
+    """`{"results": [...], "next": url|null}` as API.md's lists are."""
+
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        return Response({"results": data, "next": self.get_next_link()})
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": ["results", "next"],
+            "properties": {
+                "results": schema,
+                "next": {"type": "string", "nullable": True, "format": "uri"},
+            },
+        }
+
+
+class MoneyThrottle(UserRateThrottle):
+    """Per-user limit on every request that moves money."""
+
+    scope = "money"
+
+
+class AuthThrottle(SimpleRateThrottle):
+    """Per-client-address limit on register / token (credential stuffing)."""
+
+    scope = "auth"
+
+    def get_cache_key(self, request, view):  # type: ignore[no-untyped-def]
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ErrorSerializer(Serializer):
+    """API.md's error shape, for the OpenAPI schema of every endpoint's error responses."""
+
+    code = CharField()
+    message = CharField()
+    fields = DictField(required=False, help_text="Per-field messages for invalid input.")

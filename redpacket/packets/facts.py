@@ -1,0 +1,101 @@
+"""A packet's display facts and its gate, kept warm in the packet store (Redis or
+in-process) so the grab check needs no SQL. Rebuilt from the database when missing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from redpacket.accounts.selectors import user_data
+from redpacket.packets.gate import packet_store
+from redpacket.packets.models import Claim, Packet
+
+# Keys outlive their packet by this much, then Redis forgets them.
+GRACE = timedelta(days=1)
+# Facts are re-read from the database this often at most (status changes also drop them).
+FACTS_TTL_MS = 5 * 60 * 1000
+
+
+def _ttl_ms(expires_at) -> int:  # type: ignore[no-untyped-def]
+    return max(int((expires_at + GRACE - timezone.now()).total_seconds() * 1000), 1000)
+
+
+def packet_room_ids(packet_id: int) -> list[int]:
+    """Every room the packet was posted in (its own, and where the sender forwarded it)."""
+    from chat.models import Message
+
+    return sorted(
+        set(
+            Message.objects.filter(packet_id=packet_id, kind=Message.Kind.PACKET).values_list(
+                "room_id", flat=True
+            )
+        )
+    )
+
+
+def facts_of(packet: Packet, room_ids: list[int] | None = None) -> dict[str, Any]:
+    """The packet as every viewer may see it (no per-viewer fields), plus what the checks need."""
+    return {
+        "id": packet.pk,
+        "room_id": packet.room_id,
+        "room_ids": room_ids if room_ids is not None else packet_room_ids(packet.pk),
+        "kind": packet.kind,
+        "sender": user_data(packet.sender),
+        "sender_id": packet.sender_id,
+        "greeting": packet.greeting,
+        "count": packet.count,
+        "total_fen": packet.total_fen,
+        "share_fen": packet.share_fen,
+        "created_at": packet.created_at.isoformat(),
+        "expires_at": packet.expires_at.isoformat(),
+        "expires_ts": packet.expires_at.timestamp(),
+        "status": packet.status,
+    }
+
+
+def warm(
+    packet: Packet, room_ids: list[int] | None = None, *, sent: bool = False
+) -> dict[str, Any]:
+    """Cache the packet's facts and make sure its gate exists; returns the facts.
+
+    `sent`: called right after the packet was sent, when no share can exist yet (a share
+    needs the gate's admission, and the gate is built here or by the first open), so the
+    gate is built without reading the claims."""
+    facts = facts_of(packet, room_ids)
+    store = packet_store()
+    store.put_facts(packet.pk, facts, min(FACTS_TTL_MS, _ttl_ms(packet.expires_at)))
+    build_gate(packet, opened={} if sent else None)
+    return facts
+
+
+def build_gate(packet: Packet, *, opened: dict[int, int] | None = None) -> None:
+    """(Re)build the gate from the database: places = shares left (0 once over), and the
+    shares already opened (read unless given). Safe to race: only the first rebuild
+    writes."""
+    open_for_claims = packet.status == Packet.Status.ACTIVE and packet.expires_at > timezone.now()
+    if opened is None:
+        opened = dict(Claim.objects.filter(packet=packet).values_list("user_id", "amount_fen"))
+    packet_store().build_gate(
+        packet.pk,
+        packet.remaining_count if open_for_claims else 0,
+        opened,
+        _ttl_ms(packet.expires_at),
+    )
+
+
+def load(packet_id: int) -> dict[str, Any] | None:
+    """Facts from the database (warming the store), or None if there is no such packet."""
+    packet = Packet.objects.select_related("sender").filter(pk=packet_id).first()
+    return warm(packet) if packet is not None else None
+
+
+def forget(packet_id: int) -> None:
+    """Drop cached facts after a change (status, rooms); the next reader rebuilds them."""
+    packet_store().drop_facts(packet_id)
+
+
+def ttl_seconds() -> int:
+    return int(settings.REDPACKET_TTL_SECONDS)

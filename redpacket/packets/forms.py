@@ -1,0 +1,105 @@
+"""Red packet page forms. They only parse what a person typed (yuan → fen); the product
+rules are `rules.send_errors`, applied by `packet_send`, whose errors the page shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from redpacket.kernel.forms import AsciiIntegerField
+from redpacket.packets import rules
+from wallet.forms import IdempotentForm, PinField, YuanField
+from wallet.services import BALANCE
+
+
+class PacketSendForm(IdempotentForm):
+    """发红包. A group room has 红包个数 and 总金额 (lucky) or 单个金额 (normal); a direct
+    room only 金额 (a normal packet of count 1). One key per rendered form: posting it
+    twice sends one packet."""
+
+    kind = forms.ChoiceField(
+        choices=[(rules.LUCKY, _("拼手气红包")), (rules.NORMAL, _("普通红包"))],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    count = AsciiIntegerField(
+        label=_("红包个数"),
+        required=False,
+        error_messages={"invalid": _("请输入红包个数")},
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("填写个数")}
+        ),
+    )
+    total_fen = YuanField(label=_("总金额"), required=False, min_fen=0)
+    share_fen = YuanField(label=_("单个金额"), required=False, min_fen=0)
+    greeting = forms.CharField(
+        label=_("祝福语"),
+        required=False,
+        # Long enough to reach the rule's own message ("祝福语不可超过25个字").
+        max_length=200,
+        widget=forms.TextInput(
+            attrs={"placeholder": settings.REDPACKET_DEFAULT_GREETING, "autocomplete": "off"}
+        ),
+    )
+    pay_with = forms.ChoiceField(label=_("支付方式"))
+
+    def __init__(
+        self,
+        *args: Any,
+        is_direct: bool,
+        balance_text: str,
+        cards: list[Any] = (),  # type: ignore[assignment]
+        needs_pin: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_direct = is_direct
+        self.fields["pay_with"].choices = [
+            (BALANCE, _("零钱（剩余%(balance)s）") % {"balance": balance_text}),
+            *((str(card.pk), str(card)) for card in cards),
+        ]
+        self.initial.setdefault("pay_with", BALANCE)
+        self.initial.setdefault("kind", rules.NORMAL if is_direct else rules.LUCKY)
+        if is_direct:
+            self.fields["share_fen"].label = _("金额")
+            del self.fields["count"]
+            del self.fields["total_fen"]
+        if needs_pin:
+            self.fields["pin"] = PinField(required=False)
+            # The page's script asks for the PIN in its pay sheet, not pinpad.js's form hook.
+            self.fields["pin"].widget.attrs.pop("data-pinpad", None)
+
+    @property
+    def kind_value(self) -> str:
+        if self.is_direct:
+            return rules.NORMAL
+        raw = self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        return raw if raw in (rules.LUCKY, rules.NORMAL) else rules.LUCKY
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.is_direct:
+            data["kind"], data["count"], data["total_fen"] = rules.NORMAL, 1, None
+        elif not data.get("kind"):
+            data["kind"] = rules.LUCKY
+        pay_with = data.get("pay_with")
+        if pay_with and pay_with != BALANCE:
+            data["pay_with"] = int(pay_with)
+        return data
+
+    def packet_arguments(self) -> dict[str, Any]:
+        """The cleaned form as `packet_send`'s keyword arguments."""
+        data = self.cleaned_data
+        kind = data["kind"]
+        return {
+            "kind": kind,
+            "count": data.get("count"),
+            "total_fen": data.get("total_fen") if kind == rules.LUCKY else None,
+            "share_fen": data.get("share_fen") if kind == rules.NORMAL else None,
+            "greeting": data.get("greeting") or "",
+            "pay_with": data.get("pay_with") or BALANCE,
+            "pin": data.get("pin") or None,
+        }

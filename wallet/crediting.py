@@ -1,0 +1,131 @@
+"""入账 — one rule for every credit from an escrow to a user's change (a claim, a win).
+
+A creditable row has `user`, `amount_fen`, `credit_status` ("pending" / "credited") and
+`credited_at`; its ledger reference is "<prefix>:<id>". The row is the queue of record:
+its credit task may run twice or concurrently, and credits once.
+
+The apps whose rows are credited register them as credit sources (their AppConfig.ready):
+the sweeper (`wallet.tasks.credit_sweep`) and 对账 find stale pending credits through
+them, and wallet imports none of those apps.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.utils import timezone
+
+from redpacket.accounts.models import User
+from redpacket.kernel.events import publish_on_commit, user_group
+from wallet import services as wallet
+from wallet.queues import queue_credit
+from wallet.selectors import balance_of
+
+logger = logging.getLogger(__name__)
+
+PENDING = "pending"
+CREDITED = "credited"
+
+
+@dataclass(frozen=True)
+class CreditSource:
+    """Rows credited through `credit_once`: `pending(older_than=…)` lists those still
+    pending after a delay (largest or oldest first); `task(pk)` credits one."""
+
+    pending: Callable[..., models.QuerySet[Any]]
+    task: Any
+
+
+_sources: list[CreditSource] = []
+
+
+def credit_source_register(*, pending: Callable[..., models.QuerySet[Any]], task: Any) -> None:
+    """Let the sweeper and 对账 look after another kind of creditable row."""
+    source = CreditSource(pending=pending, task=task)
+    if source not in _sources:
+        _sources.append(source)
+
+
+def credit_sources() -> list[CreditSource]:
+    return list(_sources)
+
+
+def stale_credits(older_than: timedelta) -> Iterator[tuple[Any, Any]]:
+    """(credit task, row) for every credit still pending after `older_than`, of every
+    registered kind (claims, shake wins)."""
+    for source in _sources:
+        for row in source.pending(older_than=older_than).only("pk", "amount_fen"):
+            yield source.task, row
+
+
+def credits_requeue_stale() -> int:
+    """The sweeper: queue again every credit still pending after
+    CREDIT_SWEEP_AFTER_SECONDS (a lost message, a flushed broker, a dead worker); the
+    ledger reference makes a second credit a no-op. Returns how many it queued."""
+    queued = 0
+    for task, row in stale_credits(timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)):
+        queue_credit(task, row.pk, row.amount_fen, on_commit=False)
+        queued += 1
+    if queued:
+        logger.info("credit sweep queued %d pending credit(s) again", queued)
+    return queued
+
+
+def credit_once(
+    model: type[models.Model], pk: int, *, escrow: str, kind: str, reference_prefix: str
+) -> bool:
+    """Credit one pending row of `model` from `escrow`; returns whether this run did.
+
+    One statement marks the row credited and returns what to pay: it takes the row's
+    lock, so a concurrent run waits, then finds it credited and does nothing; the ledger
+    movement in the same transaction is unique on its reference besides. After commit,
+    `wallet.credited` goes to the receiver's connections.
+    """
+    with transaction.atomic():
+        row = _mark_credited(model, pk)
+        if row is None:  # no such row, or credited already
+            return False
+        user_id, amount_fen = row
+        user = User(pk=user_id)
+        txn, _created = wallet.wallet_credit_from_escrow(
+            user=user,
+            escrow=escrow,
+            amount_fen=amount_fen,
+            reference=f"{reference_prefix}:{pk}",
+            kind=kind,
+        )
+        # The balance the ledger just wrote; a movement posted earlier carries none.
+        balance = getattr(txn, "balance_after_by_user", {}).get(user_id)
+        if balance is None:
+            balance = balance_of(user)
+        publish_on_commit(
+            user_group(user_id),
+            {"type": "wallet.credited", "amount_fen": amount_fen, "balance_fen": balance},
+        )
+    return True
+
+
+def _mark_credited(model: type[models.Model], pk: int) -> tuple[int, int] | None:
+    """UPDATE … RETURNING (which the ORM's update() cannot): (user id, amount) of the
+    row if it was pending."""
+    meta = model._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)}"
+            f" SET {column('credit_status')} = %s, {column('credited_at')} = %s"
+            f" WHERE {quote(meta.pk.column)} = %s AND {column('credit_status')} = %s"
+            f" RETURNING {column('user')}, {column('amount_fen')}",
+            [CREDITED, connection.ops.adapt_datetimefield_value(timezone.now()), pk, PENDING],
+        )
+        return cursor.fetchone()
