@@ -1,5 +1,5 @@
 """The wallet's data: a double-entry ledger, bank cards, payment PINs, and the sandbox
-bank's and SMS backend's own records. Rules live in wallet/services.py; the database
+bank's and SMS backend's own records. Rules live in wallet/services/; the database
 itself refuses the worst mistakes (CHECKs here, triggers in the migrations)."""
 
 from __future__ import annotations

@@ -1,0 +1,315 @@
+"""The ledger: accounts, and one balanced transaction per business reference.
+
+User wallets are changed only here, under row locks taken in account-id order, in the
+same database transaction that writes their entries."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from redpacket.accounts.models import User
+from wallet import errors
+from wallet.models import (
+    Account,
+    BankOperation,
+    Entry,
+    LedgerTransaction,
+)
+
+Kind = LedgerTransaction.Kind
+logger = logging.getLogger(__name__)
+
+
+# --- Accounts ---------------------------------------------------------------------------
+
+
+def account_for_user(user: User) -> Account:
+    """The user's wallet account, created on first use."""
+    account = Account.objects.filter(user=user).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return Account.objects.create(kind=Account.Kind.USER, user=user, balance_fen=0)
+    except IntegrityError:  # created concurrently
+        return Account.objects.get(user=user)
+
+
+_system_accounts: dict[str, Account] = {}
+
+
+def system_account(kind: str) -> Account:
+    """The one account of a system kind (packet escrow, campaign escrow, bank clearing).
+
+    Read once per process: system accounts are never deleted (entries protect them), and
+    nearly every movement names one, so a read per movement would be a round trip spent
+    on a constant. (Tests that empty the database clear this with `forget_accounts()`.)"""
+    if kind == Account.Kind.USER:
+        raise ValueError("user wallets are per user: use account_for_user")
+    account = _system_accounts.get(kind)
+    if account is not None:
+        return account
+    account = Account.objects.filter(kind=kind).first()
+    if account is None:
+        try:
+            with transaction.atomic():
+                account = Account.objects.create(kind=kind)
+        except IntegrityError:
+            account = Account.objects.get(kind=kind)
+    # Remembered only once the row is surely there: one created inside a transaction
+    # that rolls back would otherwise be named by every later movement of the process.
+    found = account
+    transaction.on_commit(lambda: _system_accounts.setdefault(kind, found))
+    return account
+
+
+def forget_accounts() -> None:
+    """Drop the cached system accounts (after the database was emptied and refilled)."""
+    _system_accounts.clear()
+
+
+# --- The ledger -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of a movement: an account, or a user's wallet named by its user
+    (`Leg.wallet_of`), which `ledger_post` reads as it locks it (one read, not two)."""
+
+    account: Account | None
+    amount_fen: int
+    user_id: int | None = None
+
+    @classmethod
+    def wallet_of(cls, user: User, amount_fen: int) -> Leg:
+        return cls(account=None, amount_fen=amount_fen, user_id=user.pk)
+
+
+def ledger_post(
+    *,
+    kind: str,
+    reference: str,
+    legs: list[Leg],
+    memo: str = "",
+    bank_operation: BankOperation | None = None,
+    actor: User | None = None,
+) -> tuple[LedgerTransaction, bool]:
+    """Post one balanced transaction, once per `reference`.
+
+    Locks the user wallets among the legs in id order (two movements over the same
+    wallets never deadlock), refuses to take a wallet below zero (InsufficientBalance),
+    and records each wallet's balance after the movement. Returns (transaction, created);
+    a reference already posted with the same kind, legs and bank operation returns (that
+    transaction, False) and moves nothing. The same reference with anything else is
+    refused loudly (LedgerConflict, logged): a replay never stands in for a different
+    movement. References are built by the services from server-side ids only.
+    A new transaction carries `balance_after_by_user` (user id → change after it), so a
+    caller that announces the new balance needs no second read.
+
+    Atomic with the caller's transaction, without savepoints (four round trips less on
+    every movement): the refusal is raised after the block, with nothing written, so a
+    caller's transaction survives it; a database error inside fails the caller's
+    transaction, as it would in PostgreSQL anyway.
+    """
+    if len(legs) < 2 or any(leg.amount_fen == 0 for leg in legs):
+        raise ValueError("a ledger transaction needs at least two non-zero legs")
+    if sum(leg.amount_fen for leg in legs) != 0:
+        raise ValueError("the legs of a ledger transaction must sum to zero")
+
+    conflict = False
+    with transaction.atomic(savepoint=False):
+        locked = _lock_wallets(legs)
+        entries, balances = _entries(legs, locked)
+        txn = (
+            None
+            if entries is None
+            else _record(
+                kind=kind,
+                reference=reference,
+                memo=memo,
+                bank_operation_id=bank_operation.pk if bank_operation else None,
+                actor_id=actor.pk if actor else None,
+            )
+        )
+        if txn is None:
+            # Posted already, or refused. Read after the locks and the insert: a post of
+            # the same reference that held them has committed by now and is visible, so
+            # a retry is a no-op, not a second debit (nor a refusal).
+            existing = LedgerTransaction.objects.filter(reference=reference).first()
+            if existing is not None:
+                if _is_replay(existing, kind, legs, locked, bank_operation):
+                    return existing, False
+                conflict = True
+            # Refused before anything was written: leave the block normally (an
+            # exception would doom a caller's transaction, there being no savepoint).
+        else:
+            for entry in entries:
+                entry.transaction = txn
+            Entry.objects.bulk_create(entries)
+            for pk, balance in balances.items():
+                Account.objects.filter(pk=pk).update(balance_fen=balance)
+    if conflict:
+        raise errors.LedgerConflict()
+    if txn is None:
+        raise errors.InsufficientBalance()
+    txn.balance_after_by_user = {  # type: ignore[attr-defined]
+        locked[pk].user_id: balance for pk, balance in balances.items()
+    }
+    return txn, True
+
+
+def _is_replay(
+    existing: LedgerTransaction,
+    kind: str,
+    legs: list[Leg],
+    locked: dict[int, Account],
+    bank_operation: BankOperation | None,
+) -> bool:
+    """A replay asks for exactly what was posted; anything else is a conflict (logged)."""
+    wallet_of_user = {account.user_id: account.pk for account in locked.values()}
+    asked = sorted(
+        (
+            leg.account.pk if leg.account is not None else wallet_of_user.get(leg.user_id),
+            leg.amount_fen,
+        )
+        for leg in legs
+    )
+    posted = sorted(existing.entries.values_list("account_id", "amount_fen"))
+    same = (
+        existing.kind == kind
+        and asked == posted
+        and existing.bank_operation_id == (bank_operation.pk if bank_operation else None)
+    )
+    if not same:
+        logger.error(
+            "ledger conflict: reference %s posted as %s %s, asked again as %s %s",
+            existing.reference,
+            existing.kind,
+            posted,
+            kind,
+            asked,
+        )
+    return same
+
+
+def _entries(
+    legs: list[Leg], locked: dict[int, Account]
+) -> tuple[list[Entry] | None, dict[int, int]]:
+    """The movement's entries and each locked wallet's balance after it; no entries if
+    a wallet would go below zero."""
+    wallet_of_user = {account.user_id: account for account in locked.values()}
+    balances = {pk: account.balance_fen for pk, account in locked.items()}
+    entries = []
+    for leg in legs:
+        account = leg.account if leg.account is not None else wallet_of_user[leg.user_id]
+        balance_after = None
+        if account.pk in balances:
+            balance_after = balances[account.pk] + leg.amount_fen
+            if balance_after < 0:
+                return None, balances
+            balances[account.pk] = balance_after
+        entries.append(
+            Entry(account=account, amount_fen=leg.amount_fen, balance_after_fen=balance_after)
+        )
+    return entries, balances
+
+
+_RECORD_FIELDS = ("kind", "reference", "memo", "bank_operation", "actor", "created_at")
+
+
+def _record(
+    *,
+    kind: str,
+    reference: str,
+    memo: str,
+    bank_operation_id: int | None,
+    actor_id: int | None,
+) -> LedgerTransaction | None:
+    """Insert the transaction's row; None if its reference is posted already. One
+    statement (INSERT … ON CONFLICT DO NOTHING RETURNING, which the ORM cannot say): the
+    unique index settles a race of two posts of the reference, with no savepoint."""
+    created_at = timezone.now()
+    meta = LedgerTransaction._meta
+    quote = connection.ops.quote_name
+    columns = [meta.get_field(name).column for name in _RECORD_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES ({', '.join(['%s'] * len(columns))})"
+            f" ON CONFLICT ({quote(columns[1])}) DO NOTHING"
+            f" RETURNING {quote(meta.pk.column)}",
+            [
+                kind,
+                reference,
+                memo,
+                bank_operation_id,
+                actor_id,
+                connection.ops.adapt_datetimefield_value(created_at),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return LedgerTransaction(
+        pk=row[0],
+        kind=kind,
+        reference=reference,
+        memo=memo,
+        bank_operation_id=bank_operation_id,
+        actor_id=actor_id,
+        created_at=created_at,
+    )
+
+
+def _lock_wallets(legs: list[Leg]) -> dict[int, Account]:
+    """Lock the user wallets among the legs in id order, in one statement; a wallet
+    named by its user is created on first use."""
+    ids = {leg.account.pk for leg in legs if leg.account is not None and leg.account.is_user_wallet}
+    user_ids = {leg.user_id for leg in legs if leg.account is None}
+
+    def lock() -> dict[int, Account]:
+        wallets = Account.objects.select_for_update().filter(
+            Q(pk__in=ids) | Q(user_id__in=user_ids)
+        )
+        return {account.pk: account for account in wallets.order_by("pk")}
+
+    locked = lock()
+    missing = user_ids - {account.user_id for account in locked.values()}
+    if missing:
+        for user_id in missing:
+            account_for_user(User(pk=user_id))
+        locked = lock()
+    return locked
+
+
+# --- Request keys and amounts ---------------------------------------------------------
+
+
+def _check_amount(amount_fen: int) -> None:
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
+        raise ValueError("amounts are positive integers of fen")
+
+
+def check_request_key(request_key: str | None) -> str:
+    """A request's server-side id (an idempotency record's id, or a caller's own token):
+    letters, digits, '-' and '_' only, so no reference built from it can spell another
+    movement's reference. None → a fresh one (a movement no retry can repeat)."""
+    if request_key is None:
+        return uuid.uuid4().hex
+    if not (
+        isinstance(request_key, str)
+        and 1 <= len(request_key) <= 64
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in request_key)
+    ):
+        raise ValueError("a request key is a server-side id: [A-Za-z0-9_-]{1,64}")
+    return request_key
+
+
+# What a retry of the same request finds of its earlier bank operation: an unsettled or
+# successful one is resumed (the bank replays its answer), a refused one replays its

@@ -1,0 +1,70 @@
+"""The payment PIN (SPEC §2): checked under a row lock, 5 wrong lock payments for 3 hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from redpacket.accounts.models import User
+from redpacket.kernel.errors import InvalidInput
+from redpacket.kernel.numbers import is_ascii_digits
+from wallet import errors
+from wallet.models import (
+    PaymentPin,
+)
+
+# --- Payment PIN ------------------------------------------------------------------------
+
+
+def _validate_pin_format(pin: str) -> None:
+    if not is_ascii_digits(pin) or len(pin) != 6:
+        message = _("支付密码为6位数字")
+        raise InvalidInput(message, code="invalid_pin", fields={"pin": message})
+
+
+def pin_verify(*, user: User, pin: str) -> None:
+    """Check the payment PIN, counting failures; 5 wrong lock payments for 3 hours.
+
+    The check runs under a row lock on the user's PIN, in its own short transaction, so
+    a burst of concurrent guesses is checked one at a time and gets at most
+    PIN_MAX_ATTEMPTS checks before the lock. Call it before the payment's transaction:
+    the count of a failure must survive the rollback of the payment it refused.
+    """
+    now = timezone.now()
+    refusal: errors.PaymentRefused | None = None
+    with transaction.atomic():
+        record = PaymentPin.objects.select_for_update().filter(user=user).first()
+        if record is None:
+            raise errors.PinRequired()
+        if record.locked_until is not None:
+            if record.locked_until > now:
+                raise errors.PinLocked()
+            record.failed_attempts, record.locked_until = 0, None  # the lock has run out
+        if check_password(pin, record.pin_hash):
+            record.failed_attempts = 0
+        else:
+            record.failed_attempts += 1
+            left = settings.PIN_MAX_ATTEMPTS - record.failed_attempts
+            if left <= 0:
+                record.locked_until = now + timedelta(seconds=settings.PIN_LOCK_SECONDS)
+                refusal = errors.PinLocked()
+            else:
+                refusal = errors.WrongPin(_("支付密码错误，还可以再试%(n)d次") % {"n": left})
+        record.save(update_fields=["failed_attempts", "locked_until", "updated_at"])
+    if refusal is not None:
+        raise refusal
+
+
+def payment_authorize(*, user: User, pin: str | None) -> None:
+    """Once a user has a PIN, every payment needs it; before that, change pays without."""
+    if not PaymentPin.objects.filter(user=user).exists():
+        return
+    if not pin:
+        raise errors.PinRequired()
+    _validate_pin_format(pin)
+    pin_verify(user=user, pin=pin)
