@@ -135,7 +135,11 @@ class MoneyMachine(RuleBasedStateMachine):
         try:
             # 对账 as operators run it (`manage.py reconcile`) must find the run clean: it
             # exits non-zero on any finding.
-            call_command("reconcile", verbosity=0, stdout=StringIO())
+            output = StringIO()
+            try:
+                call_command("reconcile", verbosity=0, stdout=output)
+            except SystemExit as exit_:
+                raise AssertionError(f"对账 found:\n{output.getvalue()}") from exit_
         finally:
             transaction.set_rollback(True)
             self._atomic.__exit__(None, None, None)
