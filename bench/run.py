@@ -500,6 +500,7 @@ def shake(ctx: Context) -> dict[str, Any]:
     from datetime import timedelta
 
     import httpx
+    from django.contrib.auth.models import Permission
     from django.utils import timezone
 
     from bench import seed
@@ -509,6 +510,10 @@ def shake(ctx: Context) -> dict[str, Any]:
     sponsor = people.senders[-1]
     sponsor.is_staff = True
     sponsor.save(update_fields=["is_staff"])
+    # Creating a campaign moves money: it needs Django's campaign permission.
+    sponsor.user_permissions.add(
+        Permission.objects.get(content_type__app_label="shake", codename="add_campaign")
+    )
     forget_user(sponsor.pk)  # the cached user (from the send scenario) is not staff
     count = 10 * len(people.users)
     seed.fund(people, sponsor, count * 300)
