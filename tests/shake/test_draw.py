@@ -46,7 +46,10 @@ def chi_square(observed: Counter, tiers) -> float:
 
 
 def test_a_million_draws_match_the_tier_table():
-    observed = Counter(draw_tier(DEFAULT_TIERS) for _ in range(DRAWS))
+    # Seeded, so CI never fails on the 1-in-1,000 chance; the mapping from a uniform roll
+    # to a tier is what is under test (production draws from `secrets`).
+    source = Seeded(20261201)
+    observed = Counter(draw_tier(DEFAULT_TIERS, rng=source) for _ in range(DRAWS))
     statistic = chi_square(observed, DEFAULT_TIERS)
     print(f"\nχ² over {DRAWS} draws: {statistic:.3f} (critical {CHI2_CRITICAL_P001_DF3})", observed)
     assert statistic < CHI2_CRITICAL_P001_DF3
