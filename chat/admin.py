@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.db import transaction
 
 from chat import selectors
-from chat.models import Membership, Message, Room
+from chat.models import Invitation, Membership, Message, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -69,6 +69,24 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="内容")
     def short_text(self, message: Message) -> str:
         return message.text if len(message.text) <= 40 else message.text[:40] + "…"
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Read-only: an invitation changes only by its invitee's answer."""
+
+    list_display = ("id", "room", "inviter", "invitee", "state", "created_at", "responded_at")
+    list_filter = ("state",)
+    search_fields = ("room__name", "inviter__username", "invitee__username")
+    list_select_related = ("room", "inviter", "invitee")
+    readonly_fields = ("room", "inviter", "invitee", "state", "created_at", "responded_at")
+    date_hierarchy = "created_at"
 
     def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False

@@ -1,4 +1,5 @@
-"""The plain data shape of a message, shared by the API, the pages and the events.
+"""The plain data shapes of a message and an invitation, shared by the API, the pages
+and the events.
 
 Services and websocket events call `message_data` directly; `MessageSerializer` renders
 through it, so the API and the events cannot drift apart, and services do not depend on
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from redpacket.accounts.selectors import user_data
 
 if TYPE_CHECKING:
-    from chat.models import Message
+    from chat.models import Invitation, Message
 
 
 def _utc_iso(value: dt.datetime) -> str:
@@ -36,4 +37,20 @@ def message_data(message: Message) -> dict[str, Any]:
         "packet_id": message.packet_id,
         "recipient_id": message.recipient_id,
         "created_at": _utc_iso(message.created_at) if message.created_at is not None else None,
+    }
+
+
+def invitation_data(invitation: Invitation, *, member_count: int | None = None) -> dict[str, Any]:
+    """A pending invitation as its invitee sees it (`GET /api/invitations`,
+    `invitation.new`): the group, who invited, and when."""
+    room = invitation.room
+    if member_count is None:
+        member_count = getattr(invitation, "member_count", None)
+    if member_count is None:
+        member_count = room.memberships.count()
+    return {
+        "id": invitation.pk,
+        "room": {"id": room.pk, "name": str(room.name), "member_count": member_count},
+        "inviter": user_data(invitation.inviter),
+        "created_at": _utc_iso(invitation.created_at),
     }

@@ -148,3 +148,55 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}: {self.text[:30]}"
+
+
+class Invitation(models.Model):
+    """An offer to join a group, for someone who shares no room with the person adding.
+
+    Adding people to a group is direct only between acquaintances
+    (`selectors.acquainted_ids`); anyone else gets an invitation and becomes a member
+    only by accepting it. At most one invitation per person and room is pending.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("待处理")
+        ACCEPTED = "accepted", _("已加入")
+        DECLINED = "declined", _("已拒绝")
+
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("群聊")
+    )
+    inviter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("邀请人"),
+    )
+    invitee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_invitations",
+        verbose_name=_("被邀请人"),
+    )
+    state = models.CharField(_("状态"), max_length=8, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(_("邀请时间"), default=timezone.now)
+    responded_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("入群邀请")
+        verbose_name_plural = _("入群邀请")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["room", "invitee"],
+                condition=Q(state="pending"),
+                name="chat_invitation_one_pending",
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=["pending", "accepted", "declined"]),
+                name="chat_invitation_state_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["invitee", "state"], name="chat_invitation_invitee")]
+
+    def __str__(self) -> str:
+        return f"{self.invitee} → {self.room} ({self.state})"

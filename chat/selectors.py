@@ -11,6 +11,7 @@ room?" from the cache, with no SQL when warm.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.core.cache import cache
@@ -19,7 +20,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
-from chat.models import Membership, Message, Room
+from chat.models import Invitation, Membership, Message, Room, direct_key_for
 from redpacket.kernel.errors import NotFound
 from redpacket.kernel.numbers import parse_int
 
@@ -206,6 +207,45 @@ def room_last_message(room: Room) -> Message | None:
     if latest is None:
         return None
     return latest[0] if latest else None
+
+
+def acquainted_ids(*, user: User, ids: Iterable[int]) -> set[int]:
+    """Which of `ids` the user may add to a group directly; the rest get an invitation.
+
+    An acquaintance shares a group room with the user, or has reached out to them in
+    their direct room (opened it, or written there). A direct room the user opened alone
+    does not count: anyone can open one with anyone, so it would make every stranger an
+    acquaintance one request later.
+    """
+    wanted = {int(i) for i in ids if int(i) != user.pk}
+    if not wanted:
+        return set()
+    my_groups = Membership.objects.filter(user=user, room__kind=Room.Kind.GROUP).values("room_id")
+    known = set(
+        Membership.objects.filter(room_id__in=my_groups, user_id__in=wanted).values_list(
+            "user_id", flat=True
+        )
+    )
+    direct_keys = [direct_key_for(user.pk, other) for other in wanted - known]
+    if direct_keys:
+        rooms = Room.objects.filter(direct_key__in=direct_keys)
+        known.update(rooms.filter(owner_id__in=wanted).values_list("owner_id", flat=True))
+        known.update(
+            Message.objects.filter(room__in=rooms, sender_id__in=wanted).values_list(
+                "sender_id", flat=True
+            )
+        )
+    return known
+
+
+def pending_invitations(*, user: User) -> QuerySet[Invitation]:
+    """The user's invitations still waiting for an answer, newest first."""
+    return (
+        Invitation.objects.filter(invitee=user, state=Invitation.State.PENDING)
+        .select_related("room", "inviter")
+        .annotate(member_count=Count("room__memberships", distinct=True))
+        .order_by("-created_at", "-id")
+    )
 
 
 def contacts_for_user(*, user: User) -> QuerySet[User]:

@@ -16,14 +16,21 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from chat import events, selectors
-from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Membership, Message, Room
+from chat.models import (
+    MESSAGE_MAX_LENGTH,
+    ROOM_NAME_MAX_LENGTH,
+    Invitation,
+    Membership,
+    Message,
+    Room,
+)
 from chat.models import direct_key_for as _direct_key_for
-from redpacket.kernel.errors import InvalidInput, NotFound
+from redpacket.kernel.errors import DomainError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from redpacket.accounts.models import User
@@ -140,36 +147,165 @@ def room_get_or_create_direct(*, user: User, other_user_id: int) -> tuple[Room, 
     return room, True
 
 
-def room_add_members(*, room: Room, actor: User, user_ids: Iterable[int]) -> Room:
-    """Add people to a group room; the actor must be a member.
+def _locked_group(room: Room, actor: User) -> Room:
+    """The group under its row lock, with `actor` a member: 404 otherwise, and 400
+    `direct_room` for a direct room. The lock serializes every membership change of a
+    room, so member limits and "one pending invitation" hold under concurrency."""
+    locked = Room.objects.select_for_update().filter(pk=room.pk).first()
+    if locked is None or not Membership.objects.filter(room=locked, user=actor).exists():
+        raise NotFound()
+    if locked.is_direct:
+        raise InvalidInput(_("单聊不能添加成员，请发起群聊"), code="direct_room")
+    return locked
 
-    Users already in the room are skipped (adding is idempotent). A direct room never
-    changes: 400 `direct_room`. Holds the room's row lock while counting members, so two
-    concurrent adds cannot together pass the member limit.
+
+def _too_many(field: str) -> InvalidInput:
+    return _invalid(
+        field, _("群成员不能超过%(n)d人") % {"n": _max_members()}, code="too_many_members"
+    )
+
+
+def _join(locked: Room, *, actor: User, users: list[User], field: str) -> list[User]:
+    """Make `users` members of the locked group (those already in it are skipped) and
+    post the "X邀请Y加入了群聊" notice. Returns who joined."""
+    present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+    joining = [user for user in users if user.pk not in present]
+    if len(present) + len(joining) > _max_members():
+        raise _too_many(field)
+    if joining:
+        Membership.objects.bulk_create([Membership(room=locked, user=u) for u in joining])
+        _refresh_members_on_commit(locked.pk)
+        _post_invite_notice(room=locked, actor=actor, invited=joining)
+    return joining
+
+
+def _invite(locked: Room, *, inviter: User, users: list[User], field: str) -> list[User]:
+    """Pending invitations to the locked group for `users` who are neither members nor
+    already invited; each invitee hears of it on their own connections. Members plus
+    pending invitations stay within the member limit. Returns everyone now invited."""
+    present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+    pending = set(
+        Invitation.objects.filter(room=locked, state=Invitation.State.PENDING).values_list(
+            "invitee_id", flat=True
+        )
+    )
+    fresh = [user for user in users if user.pk not in present and user.pk not in pending]
+    if len(present) + len(pending) + len(fresh) > _max_members():
+        raise _too_many(field)
+    for user in fresh:
+        events.publish_invitation_new(
+            Invitation.objects.create(room=locked, inviter=inviter, invitee=user)
+        )
+    return [user for user in users if user.pk not in present]
+
+
+def room_add_members(*, room: Room, actor: User, user_ids: Iterable[int]) -> Room:
+    """Make people members of a group room at once; the actor must be a member.
+
+    The primitive under `group_add`, for callers that already decided who may join
+    (operators, fixtures); people-facing paths use `group_add`. Users already in the
+    room are skipped (adding is idempotent). A direct room never changes: 400
+    `direct_room`.
     """
     ids = _clean_ids(user_ids, field="user_ids")
     if not ids:
         raise _invalid("user_ids", _("请选择要添加的成员"))
     with transaction.atomic():
-        locked = Room.objects.select_for_update().filter(pk=room.pk).first()
-        if locked is None or not Membership.objects.filter(room=locked, user=actor).exists():
-            raise NotFound()
-        if locked.is_direct:
-            raise InvalidInput(_("单聊不能添加成员，请发起群聊"), code="direct_room")
-        users = _active_users(ids, field="user_ids")
-        present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
-        invited = [user for user in users if user.pk not in present]
-        if len(present) + len(invited) > _max_members():
-            raise _invalid(
-                "user_ids",
-                _("群成员不能超过%(n)d人") % {"n": _max_members()},
-                code="too_many_members",
-            )
-        if invited:
-            Membership.objects.bulk_create([Membership(room=locked, user=u) for u in invited])
-            _refresh_members_on_commit(locked.pk)
-            _post_invite_notice(room=locked, actor=actor, invited=invited)
+        locked = _locked_group(room, actor)
+        _join(locked, actor=actor, users=_active_users(ids, field="user_ids"), field="user_ids")
     return locked
+
+
+def _split_acquainted(actor: User, users: list[User]) -> tuple[list[User], list[User]]:
+    known = selectors.acquainted_ids(user=actor, ids=[user.pk for user in users])
+    return (
+        [user for user in users if user.pk in known],
+        [user for user in users if user.pk not in known],
+    )
+
+
+def group_create(*, creator: User, name: str, member_ids: Iterable[int]) -> tuple[Room, list[User]]:
+    """A person starts a group: acquaintances (`selectors.acquainted_ids`) join at once,
+    everyone else gets an invitation. Returns (room, the invited). Validation as in
+    `room_create_group`; the member limit counts the invited too."""
+    ids = [
+        user_id for user_id in _clean_ids(member_ids, field="member_ids") if user_id != creator.pk
+    ]
+    if len(ids) + 1 > _max_members():
+        raise _too_many("member_ids")
+    joining, strangers = _split_acquainted(creator, _active_users(ids, field="member_ids"))
+    with transaction.atomic():
+        room = room_create_group(
+            creator=creator, name=name, member_ids=[user.pk for user in joining]
+        )
+        invited = _invite(room, inviter=creator, users=strangers, field="member_ids")
+    return room, invited
+
+
+def group_add(*, room: Room, actor: User, user_ids: Iterable[int]) -> tuple[Room, list[User]]:
+    """A member adds people to a group: acquaintances join at once, everyone else gets an
+    invitation (at most one pending per person and room). Returns (room, the invited
+    who are not members yet). Errors as in `room_add_members`."""
+    ids = _clean_ids(user_ids, field="user_ids")
+    if not ids:
+        raise _invalid("user_ids", _("请选择要添加的成员"))
+    with transaction.atomic():
+        locked = _locked_group(room, actor)
+        joining, strangers = _split_acquainted(actor, _active_users(ids, field="user_ids"))
+        _join(locked, actor=actor, users=joining, field="user_ids")
+        invited = _invite(locked, inviter=actor, users=strangers, field="user_ids")
+    return locked, invited
+
+
+def _answerable(invitation_id: object, user: User) -> tuple[Room, Invitation]:
+    """The room and the user's own invitation, locked in that order (as `group_add`
+    locks them); someone else's invitation is a 404, as one that does not exist."""
+    invitation_pk = selectors.valid_id(invitation_id)
+    room_id = (
+        Invitation.objects.filter(pk=invitation_pk, invitee=user)
+        .values_list("room_id", flat=True)
+        .first()
+        if invitation_pk is not None
+        else None
+    )
+    if room_id is None:
+        raise NotFound()
+    room = Room.objects.select_for_update().get(pk=room_id)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_pk)
+    return room, invitation
+
+
+def _answer(invitation: Invitation, state: str) -> None:
+    invitation.state = state
+    invitation.responded_at = timezone.now()
+    invitation.save(update_fields=["state", "responded_at"])
+
+
+def invitation_accept(*, invitation_id: object, user: User) -> Room:
+    """The invitee joins the group. Accepting twice is the same as once; a declined
+    invitation is 409 `invitation_closed`; a full group is 400 `too_many_members` and
+    the invitation stays pending."""
+    with transaction.atomic():
+        room, invitation = _answerable(invitation_id, user)
+        if invitation.state == Invitation.State.ACCEPTED:
+            return room
+        if invitation.state != Invitation.State.PENDING:
+            raise DomainError(_("该邀请已失效"), code="invitation_closed", status=409)
+        _join(room, actor=invitation.inviter, users=[user], field="invitation")
+        _answer(invitation, Invitation.State.ACCEPTED)
+    return room
+
+
+def invitation_decline(*, invitation_id: object, user: User) -> None:
+    """The invitee says no; nothing else changes. Declining twice is the same as once; an
+    accepted invitation is 409 `invitation_closed`."""
+    with transaction.atomic():
+        _room, invitation = _answerable(invitation_id, user)
+        if invitation.state == Invitation.State.DECLINED:
+            return
+        if invitation.state != Invitation.State.PENDING:
+            raise DomainError(_("该邀请已失效"), code="invitation_closed", status=409)
+        _answer(invitation, Invitation.State.DECLINED)
 
 
 def message_create(

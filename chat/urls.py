@@ -11,4 +11,16 @@ urlpatterns = [
     path("rooms/<int:room_id>/members/", views.room_members, name="room-members"),
     path("new/group/", views.group_new, name="group-new"),
     path("new/direct/", views.direct_new, name="direct-new"),
+    path(
+        "invitations/<int:invitation_id>/accept/",
+        views.invitation_answer,
+        {"answer": "accept"},
+        name="invitation-accept",
+    ),
+    path(
+        "invitations/<int:invitation_id>/decline/",
+        views.invitation_answer,
+        {"answer": "decline"},
+        name="invitation-decline",
+    ),
 ]

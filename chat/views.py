@@ -1,4 +1,5 @@
-"""Chat pages: the room list, a room, its members, starting a group or a direct chat.
+"""Chat pages: the room list (with pending group invitations), a room, its members,
+starting a group or a direct chat.
 
 Thin: each page asks the selectors for what it shows and the services for what it
 changes; domain errors become form errors, and a room you are not in is a 404.
@@ -8,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import selectors, services
 from chat.api.serializers import messages_for_viewer
@@ -57,7 +59,31 @@ def _room_rows(user: Any) -> list[dict[str, Any]]:
 @login_required
 @require_GET
 def rooms(request: HttpRequest) -> HttpResponse:
-    return render(request, "chat/rooms.html", {"rows": _room_rows(request.user), "tab": "chats"})
+    return render(
+        request,
+        "chat/rooms.html",
+        {
+            "rows": _room_rows(request.user),
+            "invitations": selectors.pending_invitations(user=request.user)[:ROOM_LIST_LIMIT],
+            "tab": "chats",
+        },
+    )
+
+
+@login_required
+@require_POST
+def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> HttpResponse:
+    """Accept (into the room) or decline (back to the list) an invitation from the list."""
+    try:
+        if answer == "accept":
+            room = services.invitation_accept(invitation_id=invitation_id, user=request.user)
+            return redirect("chat:room", room_id=room.pk)
+        services.invitation_decline(invitation_id=invitation_id, user=request.user)
+    except NotFound as error:
+        raise Http404(str(error.message)) from error
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    return redirect("chat:rooms")
 
 
 @login_required
@@ -109,6 +135,14 @@ def _picked_user_ids(form: Any) -> list[int] | None:
     return [*form.cleaned_data["members"], *(user.pk for user in users)]
 
 
+def _say_invited(request: HttpRequest, invited: list[Any]) -> None:
+    if invited:
+        names = "、".join(user.name for user in invited)
+        messages.info(
+            request, _("已向%(names)s发送入群邀请，对方接受后加入群聊") % {"names": names}
+        )
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
@@ -121,10 +155,13 @@ def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
         user_ids = _picked_user_ids(form)
         if user_ids is not None:
             try:
-                services.room_add_members(room=room, actor=request.user, user_ids=user_ids)
+                _room, invited = services.group_add(
+                    room=room, actor=request.user, user_ids=user_ids
+                )
             except DomainError as error:
                 add_domain_error(form, error)
             else:
+                _say_invited(request, invited)
                 return redirect("chat:room", room_id=room.pk)
     return render(
         request,
@@ -147,12 +184,13 @@ def group_new(request: HttpRequest) -> HttpResponse:
         user_ids = _picked_user_ids(form)
         if user_ids is not None:
             try:
-                room = services.room_create_group(
+                room, invited = services.group_create(
                     creator=request.user, name=form.cleaned_data["name"], member_ids=user_ids
                 )
             except DomainError as error:
                 add_domain_error(form, error)
             else:
+                _say_invited(request, invited)
                 return redirect("chat:room", room_id=room.pk)
     return render(request, "chat/group_new.html", {"form": form, "has_contacts": bool(contacts)})
 

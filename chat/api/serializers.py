@@ -17,10 +17,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from chat import selectors
-from chat.data import message_data
+from chat.data import invitation_data, message_data
 from chat.hooks import decorate_messages
 from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Message, Room
 from redpacket.accounts.api.serializers import UserSerializer
+from redpacket.accounts.selectors import user_data
 
 _MAX_ID = 2**63 - 1
 
@@ -104,6 +105,41 @@ class RoomSerializer(serializers.Serializer):
     def get_last_message(self, room: Room) -> dict[str, Any] | None:
         message = selectors.room_last_message(room)
         return message_data(message) if message is not None else None
+
+
+class RoomChangeSerializer(RoomSerializer):
+    """A room just created or added to, with `invited`: the people who got an invitation
+    instead of joining (they share no room with the one adding them)."""
+
+    invited = serializers.SerializerMethodField()
+
+    @extend_schema_field(UserSerializer(many=True))
+    def get_invited(self, room: Room) -> list[dict[str, Any]]:
+        return [user_data(user) for user in self.context.get("invited", [])]
+
+
+class InvitationRoomSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    member_count = serializers.IntegerField()
+
+
+class InvitationSerializer(serializers.Serializer):
+    """A pending invitation as its invitee sees it; renders through
+    `chat.data.invitation_data`, as the `invitation.new` event does."""
+
+    id = serializers.IntegerField(read_only=True)
+    room = InvitationRoomSerializer(read_only=True)
+    inviter = UserSerializer(read_only=True)
+    created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return invitation_data(instance)
+
+
+class InvitationPageSerializer(serializers.Serializer):
+    results = InvitationSerializer(many=True)
+    next = serializers.URLField(allow_null=True)
 
 
 class RoomPageSerializer(serializers.Serializer):

@@ -24,11 +24,15 @@ _ERRORS = {
 }
 
 
-def _room_out(request: Request, room_id: int, http_status: int = 200) -> Response:
+def _room_out(
+    request: Request, room_id: int, http_status: int = 200, *, invited: list[Any] | None = None
+) -> Response:
+    """The room as the caller sees it; with `invited` (a create or an add), the room plus
+    who got an invitation instead of joining."""
     room = selectors.room_summary(user=request.user, room_id=room_id)
-    return Response(
-        s.RoomSerializer(room, context={"viewer": request.user}).data, status=http_status
-    )
+    context = {"viewer": request.user, "invited": invited or []}
+    serializer = s.RoomSerializer if invited is None else s.RoomChangeSerializer
+    return Response(serializer(room, context=context).data, status=http_status)
 
 
 class RoomListApi(APIView):
@@ -50,7 +54,9 @@ class RoomListApi(APIView):
         operation_id="rooms_create",
         request=s.RoomCreateInput,
         responses={
-            201: s.RoomSerializer,
+            201: OpenApiResponse(
+                s.RoomChangeSerializer, description="the new room; `invited` on a group"
+            ),
             200: OpenApiResponse(s.RoomSerializer, description="the existing direct room"),
             **_ERRORS,
         },
@@ -64,14 +70,13 @@ class RoomListApi(APIView):
             room, created = services.room_get_or_create_direct(
                 user=request.user, other_user_id=values["user_id"]
             )
-        else:
-            room = services.room_create_group(
-                creator=request.user, name=values["name"], member_ids=values.get("member_ids", [])
+            return _room_out(
+                request, room.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK
             )
-            created = True
-        return _room_out(
-            request, room.pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        room, invited = services.group_create(
+            creator=request.user, name=values["name"], member_ids=values.get("member_ids", [])
         )
+        return _room_out(request, room.pk, status.HTTP_201_CREATED, invited=invited)
 
 
 class RoomDetailApi(APIView):
@@ -87,17 +92,20 @@ class RoomMembersApi(APIView):
     @extend_schema(
         operation_id="rooms_members_add",
         request=s.RoomMembersInput,
-        responses={200: s.RoomSerializer, **_ERRORS},
-        summary="Add people to a group room (400 `direct_room` for a direct room)",
+        responses={200: s.RoomChangeSerializer, **_ERRORS},
+        summary=(
+            "Add people to a group room: acquaintances join, others are invited"
+            " (400 `direct_room` for a direct room)"
+        ),
     )
     def post(self, request: Request, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.RoomMembersInput(data=request.data)
         data.is_valid(raise_exception=True)
-        services.room_add_members(
+        room, invited = services.group_add(
             room=room, actor=request.user, user_ids=data.validated_data["user_ids"]
         )
-        return _room_out(request, room.pk)
+        return _room_out(request, room.pk, invited=invited)
 
 
 class RoomMessagesApi(APIView):
@@ -165,4 +173,50 @@ class RoomReadApi(APIView):
         services.room_mark_read(
             room=room, user=request.user, message_id=data.validated_data["message_id"]
         )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InvitationListApi(APIView):
+    @extend_schema(
+        operation_id="invitations_list",
+        responses={200: s.InvitationPageSerializer, 401: _ERRORS[401]},
+        summary="The caller's pending group invitations, newest first",
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+    )
+    def get(self, request: Request) -> Response:
+        paginator = NextPagination()
+        page = paginator.paginate_queryset(
+            selectors.pending_invitations(user=request.user), request, view=self
+        )
+        return paginator.get_paginated_response(s.InvitationSerializer(page, many=True).data)
+
+
+_INVITATION_ERRORS = {
+    **_ERRORS,
+    404: OpenApiResponse(ErrorSerializer, description="no such invitation of the caller's"),
+    409: OpenApiResponse(ErrorSerializer, description="`invitation_closed`: already answered"),
+}
+
+
+class InvitationAcceptApi(APIView):
+    @extend_schema(
+        operation_id="invitations_accept",
+        request=None,
+        responses={200: s.RoomSerializer, **_INVITATION_ERRORS},
+        summary="Join the group of a pending invitation",
+    )
+    def post(self, request: Request, invitation_id: int) -> Response:
+        room = services.invitation_accept(invitation_id=invitation_id, user=request.user)
+        return _room_out(request, room.pk)
+
+
+class InvitationDeclineApi(APIView):
+    @extend_schema(
+        operation_id="invitations_decline",
+        request=None,
+        responses={204: None, **_INVITATION_ERRORS},
+        summary="Decline a pending invitation",
+    )
+    def post(self, request: Request, invitation_id: int) -> Response:
+        services.invitation_decline(invitation_id=invitation_id, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

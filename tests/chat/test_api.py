@@ -21,6 +21,8 @@ def assert_error(response, status, code=None, field=None):
 def test_create_group_room_makes_the_creator_a_member(auth_client, make_user):
     client = auth_client()
     bob, carol = make_user(), make_user()
+    # Acquaintances join at once (strangers are invited: tests/chat/test_invitations.py).
+    services.room_create_group(creator=client.user, name="老群", member_ids=[bob.pk, carol.pk])
     response = client.post(
         "/api/rooms",
         {"kind": "group", "name": "春节聚会", "member_ids": [bob.pk, carol.pk]},
@@ -263,8 +265,10 @@ def test_add_members_to_group_returns_room(auth_client, group_room, make_user):
     client = auth_client()
     room = group_room(client.user)
     carol = make_user()
+    group_room(client.user, carol, name="老群")  # an acquaintance joins at once
     response = client.post(f"/api/rooms/{room.pk}/members", {"user_ids": [carol.pk]}, format="json")
     assert response.status_code == 200
+    assert response.json()["invited"] == []
     assert response.json()["member_count"] == 2
     assert carol.pk in [m["id"] for m in response.json()["members"]]
 

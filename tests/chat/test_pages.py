@@ -73,7 +73,9 @@ def test_create_group_page_creates_room_from_contacts_and_usernames(client, make
     )
     room = Room.objects.get(name="新群")
     assert response.status_code == 302 and response["Location"] == f"/chat/rooms/{room.pk}/"
-    assert set(room.members.values_list("pk", flat=True)) == {alice.pk, bob.pk, carol.pk}
+    # bob (a contact) joins; carol, a stranger found by username, is invited.
+    assert set(room.members.values_list("pk", flat=True)) == {alice.pk, bob.pk}
+    assert room.invitations.get().invitee == carol
 
 
 def test_create_group_page_shows_errors_and_creates_nothing(client, make_user):
@@ -110,6 +112,7 @@ def test_members_page_adds_people_to_groups_but_not_direct_rooms(client, make_us
     client.force_login(alice)
     page = client.get(f"/chat/rooms/{room.pk}/members/").content.decode()
     assert bob.name in page and "添加成员" in page
+    group_room(alice, carol, name="老群")  # carol is an acquaintance: she joins at once
     response = client.post(f"/chat/rooms/{room.pk}/members/", {"usernames": "carol-add"})
     assert response.status_code == 302
     assert room.memberships.filter(user=carol).exists()

@@ -401,3 +401,20 @@ def test_an_expired_ticket_is_refused(pair, settings):
         assert await refused(f"/ws/rooms/{room.pk}/?ticket={stale}")
 
     run(scenario)
+
+
+def test_an_invitation_reaches_the_invitees_own_connections(pair, make_user):
+    room, alice, _bob = pair
+    stranger = make_user()
+
+    async def scenario():
+        async with connected(f"/ws/me/?ticket={ticket(stranger)}") as socket:
+            await database_sync_to_async(services.group_add)(
+                room=room, actor=alice, user_ids=[stranger.pk]
+            )
+            event = await socket.receive_json_from(timeout=3)
+            assert event["type"] == "invitation.new"
+            assert event["invitation"]["room"]["id"] == room.pk
+            assert event["invitation"]["inviter"]["id"] == alice.pk
+
+    run(scenario)
