@@ -1,11 +1,15 @@
 """Where the benchmark runs: its own PostgreSQL database and Redis database, never the
-ones the project's tests or other engineers use, and the settings every process gets."""
+ones the project's tests or other engineers use, the services and tools it needs there,
+and the settings every process gets."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from deploy.stack import stack_environment
@@ -57,6 +61,33 @@ def target_from_environment() -> Target:
     if target.redis_db in FORBIDDEN_REDIS_DBS:
         raise SystemExit(f"refusing Redis db {target.redis_db}: dbs 1-4 belong to the test suites")
     return target
+
+
+def check_services(target: Target) -> None:
+    """PostgreSQL and Redis must already be running; the benchmark starts neither."""
+    import redis
+
+    host, port, _user = target.pg_host_port_user
+    if subprocess.run(["pg_isready", "-q", "-h", host, "-p", str(port)], check=False).returncode:
+        raise SystemExit(f"PostgreSQL is not running on {host}:{port}")
+    rhost, rport = target.redis_host_port
+    try:
+        redis.Redis(host=rhost, port=rport).ping()
+    except redis.RedisError as error:
+        raise SystemExit(f"Redis is not running on {rhost}:{rport}: {error}") from error
+    for tool in ("nginx", "wrk", "redis-benchmark", "pgbench"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            raise SystemExit(
+                f"{tool} is missing: apt-get install nginx wrk redis-tools postgresql-client"
+            )
+
+
+def redis_client(target: Target) -> Any:
+    """A client of the benchmark's own Redis db."""
+    import redis
+
+    host, port = target.redis_host_port
+    return redis.Redis(host=host, port=port, db=target.redis_db)
 
 
 def process_environment(target: Target, **extra: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ samples each function is on the stack for (inclusive) and on top of it (self).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -14,6 +15,24 @@ from collections import Counter
 from pathlib import Path
 
 PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+# What a profile summary lists (inclusive time): the project and the libraries it calls.
+PROFILED_PACKAGES = (
+    "redpacket", "wallet", "chat", "shake", "kombu", "celery", "django", "rest_framework",
+    "psycopg", "redis", "channels",
+)  # fmt: skip
+
+
+def slug(label: str) -> str:
+    """A load's label as it names its files: 'hot open' -> 'hot-open'."""
+    return label.replace(" ", "-")
+
+
+@contextlib.contextmanager
+def sampling(pids: list[int], seconds: float, out_dir: Path, label: str):  # type: ignore[no-untyped-def]
+    """Sample `pids` while the block runs (at most `seconds`), into `out_dir`."""
+    samplers = start(pids, seconds, out_dir, slug(label))
+    yield
+    finish(samplers)
 
 
 def start(pids: list[int], seconds: float, out_dir: Path, label: str) -> list[subprocess.Popen]:
@@ -78,3 +97,11 @@ def summarize(files: list[Path], *, top: int = 25, only: tuple[str, ...] = ()) -
     for frame, count in self_time.most_common(top):
         lines.append(f"  {100 * count / total:5.1f}%  {frame}")
     return "\n".join(lines)
+
+
+def write_summaries(labels: tuple[str, ...], out_dir: Path) -> None:
+    """One `<label>.summary.txt` per sampled load, from all its processes' stacks."""
+    for label in labels:
+        files = sorted(out_dir.glob(f"{slug(label)}-*.txt"))
+        summary = summarize(files, only=PROFILED_PACKAGES)
+        (out_dir / f"{slug(label)}.summary.txt").write_text(summary + "\n")

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from bench import env as bench_env
-from bench.run import RESULTS, ROOT
+from bench.context import RESULTS, ROOT
 from bench.wrk import run_wrk
 from deploy.stack import Stack, free_port, wait_for_port
 
