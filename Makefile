@@ -35,9 +35,10 @@ run: seed
 test: install
 	$(DEV) $(BIN)/python -m pytest -m "not fuzz" $(PYTEST_ARGS)
 
-## A short run: everything but the slow stress and fault tests.
+## A short run: everything but the slow stress and fault tests. Keeps a PostgreSQL test
+## database between runs (--reuse-db; add PYTEST_ARGS=--create-db after a new migration).
 test-quick: install
-	$(DEV) $(BIN)/python -m pytest -m "not slow and not fuzz" $(PYTEST_ARGS)
+	$(DEV) $(BIN)/python -m pytest -m "not slow and not fuzz" --reuse-db $(PYTEST_ARGS)
 
 ## The API against its OpenAPI schema with schemathesis (a few minutes; API_FUZZ_EXAMPLES).
 api-fuzz: install
@@ -47,11 +48,13 @@ api-fuzz: install
 money-machine: install
 	$(DEV) MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
 
-## ruff, and the import layers of README "Layout" (import-linter, contracts in pyproject.toml).
+## ruff, the import layers of README "Layout" (import-linter, contracts in pyproject.toml)
+## and djLint on the templates. `.venv/bin/pre-commit install` runs the same before commits.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/djlint templates --lint
 
 format: install
 	$(BIN)/ruff check --fix .

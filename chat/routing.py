@@ -1,10 +1,10 @@
 """Websocket routes of the chat app (included by `redpacket.routing`)."""
 
-from django.urls import re_path
+from django.urls import path
 
 from chat import consumers
 
 websocket_urlpatterns = [
-    re_path(r"^ws/rooms/(?P<room_id>\d+)/$", consumers.RoomConsumer.as_asgi()),
-    re_path(r"^ws/me/$", consumers.UserConsumer.as_asgi()),
+    path("ws/rooms/<int:room_id>/", consumers.RoomConsumer.as_asgi()),
+    path("ws/me/", consumers.UserConsumer.as_asgi()),
 ]

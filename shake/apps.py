@@ -7,7 +7,10 @@ class ShakeConfig(AppConfig):
 
     def ready(self) -> None:
         from shake import audit, services, tasks
+        from shake.models import Win
         from wallet import crediting, reconciliation
 
-        crediting.credit_source_register(pending=services.wins_pending, task=tasks.win_credit)
+        crediting.credit_source_register(
+            model=Win, pending=services.wins_pending, task=tasks.win_credit
+        )
         reconciliation.check_register(audit.campaign_findings)

@@ -5,20 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from shake import services
-from shake.models import Win
-from wallet.queues import queue_credit
 from wallet.tasks import CREDIT_TASK_OPTIONS
 
 
 @shared_task(name="shake.tasks.win_credit", **CREDIT_TASK_OPTIONS)
 def win_credit(win_id: int) -> bool:
     return services.win_credit(win_id=win_id)
-
-
-def queue_win_credit(win: Win) -> None:
-    """Queue the credit once the win commits, larger wins first (the pending state is
-    committed with the win, so the credit sweeper finds a lost message again)."""
-    queue_credit(win_credit, win.pk, win.amount_fen)
 
 
 @shared_task(name="shake.tasks.end_campaigns", time_limit=300, soft_time_limit=280)

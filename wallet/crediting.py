@@ -35,9 +35,10 @@ CREDITED = "credited"
 
 @dataclass(frozen=True)
 class CreditSource:
-    """Rows credited through `credit_once`: `pending(older_than=…)` lists those still
-    pending after a delay (largest or oldest first); `task(pk)` credits one."""
+    """Rows of `model` credited through `credit_once`: `pending(older_than=…)` lists those
+    still pending after a delay (largest or oldest first); `task(pk)` credits one."""
 
+    model: type[models.Model]
     pending: Callable[..., models.QuerySet[Any]]
     task: Any
 
@@ -45,15 +46,28 @@ class CreditSource:
 _sources: list[CreditSource] = []
 
 
-def credit_source_register(*, pending: Callable[..., models.QuerySet[Any]], task: Any) -> None:
+def credit_source_register(
+    *,
+    model: type[models.Model],
+    pending: Callable[..., models.QuerySet[Any]],
+    task: Any,
+) -> None:
     """Let the sweeper and 对账 look after another kind of creditable row."""
-    source = CreditSource(pending=pending, task=task)
+    source = CreditSource(model=model, pending=pending, task=task)
     if source not in _sources:
         _sources.append(source)
 
 
 def credit_sources() -> list[CreditSource]:
     return list(_sources)
+
+
+def credit_queue(row: Any) -> None:
+    """Queue the credit of a new claim or win once its transaction commits, through its
+    registered source's task: the services that create the rows need not import their
+    own tasks module (which imports them)."""
+    source = next(s for s in _sources if isinstance(row, s.model))
+    queue_credit(source.task, row.pk, row.amount_fen)
 
 
 def stale_credits(older_than: timedelta) -> Iterator[tuple[Any, Any]]:

@@ -9,19 +9,12 @@ from __future__ import annotations
 from celery import shared_task
 
 from redpacket.packets import services
-from redpacket.packets.models import Claim
-from wallet.queues import queue_credit
 from wallet.tasks import CREDIT_TASK_OPTIONS
 
 
 @shared_task(name="redpacket.tasks.claim_credit", **CREDIT_TASK_OPTIONS)
 def claim_credit(claim_id: int) -> bool:
     return services.claim_credit(claim_id=claim_id)
-
-
-def queue_claim_credit(claim: Claim) -> None:
-    """Queue the credit once the claim commits, larger shares first."""
-    queue_credit(claim_credit, claim.pk, claim.amount_fen)
 
 
 @shared_task(name="redpacket.tasks.expire_packets", acks_late=True, time_limit=300)

@@ -25,6 +25,7 @@ from shake import draw, errors, facts
 from shake.models import Campaign, Tier, Win
 from shake.services.end import end_locked
 from shake.store import Outcome, Reservation, ShakeTerms, campaign_store
+from wallet import crediting
 
 
 class Reason(enum.StrEnum):
@@ -216,8 +217,6 @@ def _record_win(
     """The one short transaction: lock the campaign row, re-check everything against the
     database's own numbers, re-pick the payout if the store's budget was wrong, record
     the win and count it; the campaign ends here when this was its last packet."""
-    from shake.tasks import queue_win_credit
-
     campaign_id = campaign_facts["id"]
     store = campaign_store()
     with transaction.atomic():
@@ -269,7 +268,7 @@ def _record_win(
         campaign.spent_fen += amount
         campaign.won_count += 1
         campaign.save(update_fields=["spent_fen", "won_count"])
-        queue_win_credit(win)
+        crediting.credit_queue(win)
 
         given_back = reservation.amount_fen - amount
         if given_back > 0:

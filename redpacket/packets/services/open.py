@@ -25,6 +25,7 @@ from redpacket.packets import allocation, errors, facts, rules
 from redpacket.packets.gate import Admission, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import allocation_secret, publish_to_rooms
+from wallet import crediting
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +117,6 @@ def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenRes
     Whatever can be read before the lock is (the notice's room; the rooms to announce to
     come from the cached facts), so the row lock is held only for the claim's own
     statements: the lock's length is what bounds opens per second on one hot packet."""
-    from redpacket.packets.tasks import queue_claim_credit
-
     store = packet_store()
     packet_id = packet_facts["id"]
     # The notice is stored in this room, not published, by message_create: only the
@@ -163,7 +162,7 @@ def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenRes
             )
 
             transaction.on_commit(lambda: store.record(packet_id, user.pk, amount))
-            queue_claim_credit(claim)
+            crediting.credit_queue(claim)
             _announce(
                 packet=packet,
                 user=user,
