@@ -93,9 +93,23 @@ def all_findings(progress: Callable[[int], None] | None = None) -> list[Finding]
     return findings
 
 
-def reconcile(*, progress: Callable[[int], None] | None = None) -> ReconciliationRun:
-    """Run 对账 once: store the findings, queue stale credits again, and say how it went."""
-    run = ReconciliationRun.objects.create()
+def _run_row(run_id: int | None) -> ReconciliationRun:
+    if run_id is None:
+        return ReconciliationRun.objects.create()
+    return ReconciliationRun.objects.get_or_create(pk=run_id)[0]
+
+
+def reconcile(
+    *, progress: Callable[[int], None] | None = None, run_id: int | None = None
+) -> ReconciliationRun:
+    """Run 对账 once: store the findings, queue stale credits again, and say how it went.
+
+    `run_id` names a run row made beforehand (admin's "立即对账" makes one so the operator
+    sees it listed as running at once); a row that is not running any more is not run
+    again (a redelivered task)."""
+    run = _run_row(run_id)
+    if run.status != ReconciliationRun.Status.RUNNING:
+        return run
     try:
         findings = all_findings(progress)
         stale_after = timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)

@@ -49,5 +49,5 @@ def _sweep_when_a_worker_starts(sender=None, **kwargs):  # type: ignore[no-untyp
 
 
 @shared_task(name="redpacket.tasks.reconcile", time_limit=3600)
-def reconcile() -> int:
-    return reconciliation.reconcile().pk
+def reconcile(run_id: int | None = None) -> int:
+    return reconciliation.reconcile(run_id=run_id).pk

@@ -189,3 +189,16 @@ def test_sender_is_told_who_took_a_share_and_when_all_are_gone(group, send):
         f"{users[2].name}领取了你的红包",
         "你的红包已被领完",
     ]
+
+
+def test_sender_who_takes_the_last_share_is_told_all_are_gone(group, send):
+    room, users = group(2)
+    packet = send(users[0], room, count=2)
+    services.packet_open(user=users[1], packet_id=packet.pk)
+    services.packet_open(user=users[0], packet_id=packet.pk)  # the sender takes the last
+    notices = list(
+        Message.objects.filter(kind="notice", recipient=users[0])
+        .order_by("id")
+        .values_list("text", flat=True)
+    )
+    assert notices == [f"{users[1].name}领取了你的红包", "你的红包已被领完"]

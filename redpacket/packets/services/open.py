@@ -121,7 +121,7 @@ def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenRes
     packet_id = packet_facts["id"]
     # The notice is stored in this room, not published, by message_create: only the
     # room's id is needed, and it comes from the membership check.
-    notice_room = Room(pk=room_id) if packet_facts["sender_id"] != user.pk else None
+    notice_room = Room(pk=room_id)
     mine = Claim.objects.filter(packet=OuterRef("pk"), user=user).values("amount_fen")[:1]
     now = timezone.now()
     try:
@@ -184,10 +184,12 @@ def _announce(
     packet: Packet,
     user: User,
     room_ids: list[int],
-    notice_room: Room | None,
+    notice_room: Room,
     finished: bool,
 ) -> None:
-    """Events and the sender's notices (红包被抢提醒), all after commit."""
+    """Events and the sender's notices (红包被抢提醒), all after commit. The sender who
+    opens their own packet gets no "领取了" notice, but does get "已被领完" when theirs
+    was the last share (SPEC §4)."""
     publish_to_rooms(
         room_ids,
         {
@@ -201,11 +203,11 @@ def _announce(
     if finished:
         publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet.pk})
         transaction.on_commit(lambda: facts.forget(packet.pk))
-    if notice_room is None:  # the sender opened their own packet: no notice
-        return
     room = notice_room
     with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
-        texts = [gettext("%(name)s领取了你的红包") % {"name": user.name}]
+        texts = []
+        if user.pk != packet.sender_id:
+            texts.append(gettext("%(name)s领取了你的红包") % {"name": user.name})
         if finished:
             texts.append(gettext("你的红包已被领完"))
     for text in texts:
