@@ -124,7 +124,7 @@ def test_the_operator_log_lists_who_did_what(admin_client, make_user):
 def test_reconciliation_can_be_started_from_admin_with_no_run_yet(
     client, make_user, django_capture_on_commit_callbacks
 ):
-    """"立即对账" is a button above the list, not only an action on existing runs: a fresh
+    """ "立即对账" is a button above the list, not only an action on existing runs: a fresh
     install (no run) can start one. It needs `wallet.run_reconciliation` and is logged."""
     from wallet.models import ReconciliationRun
     from wallet.reconciliation import reconcile
