@@ -65,7 +65,7 @@ def send_errors(
 ) -> dict[str, str]:
     """Field → message for everything wrong with a packet about to be sent (empty: valid).
 
-    static/js/redpacket.js mirrors these checks in the same order for the send page's
+    static/js/redpacket-send.js mirrors these checks in the same order for the send page's
     inline errors (with the texts of `send_error_texts`); change both together."""
     errors: dict[str, str] = {}
     texts = send_error_texts(limits)
@@ -110,7 +110,7 @@ def switch_kind(*, to_kind: str, count: int | None, amount_fen: int | None) -> i
     """The send page's switch keeps what was typed (SPEC §4): to normal, 单个金额 = 总金额 ÷
     个数 rounded down to the fen; to lucky, 总金额 = 单个金额 × 个数. `amount_fen` is the
     amount field being left; None when there is nothing to carry over.
-    static/js/redpacket.js does the same in the browser."""
+    static/js/redpacket-send.js does the same in the browser."""
     if amount_fen is None:
         return None
     if not count or count < 1:

@@ -1,4 +1,5 @@
-/* Shared page helpers: the API client (session + CSRF), money formatting, idempotency keys. */
+/* Shared page helpers: the API client (session + CSRF), money formatting, idempotency keys,
+ * a modal's keyboard behaviour (RP.trapKeys). */
 (function () {
   "use strict";
 
@@ -65,9 +66,32 @@
     }[c]));
   }
 
-  // A <select data-autosubmit> submits its form on change (the language switch). Wired
-  // here rather than in an onchange attribute: the Content-Security-Policy allows no
-  // inline script, event handlers included.
+  function focusables(root) {
+    return Array.from(root.querySelectorAll(
+      'a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select, textarea, [tabindex]:not([tabindex="-1"])'
+    )).filter((el) => el.offsetParent !== null || el === document.activeElement);
+  }
+
+  /** Keep Tab inside `root`; Escape calls `onEscape` (unless a PIN pad sits on top).
+   * Returns the function that lets go of the keyboard again. */
+  function trapKeys(root, onEscape) {
+    function onKey(event) {
+      if (document.querySelector(".pinpad")) return; // the PIN pad has the keyboard
+      if (event.key === "Escape") { event.preventDefault(); onEscape(); return; }
+      if (event.key !== "Tab") return;
+      const items = focusables(root);
+      if (!items.length) return;
+      const first = items[0], last = items[items.length - 1];
+      if (event.shiftKey && document.activeElement === first) { event.preventDefault(); last.focus(); }
+      else if (!event.shiftKey && document.activeElement === last) { event.preventDefault(); first.focus(); }
+    }
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }
+
+  // A <select data-autosubmit> submits its form on change (the language switch, the year
+  // on 我的红包). Wired here rather than in an onchange attribute: the Content-Security-
+  // Policy allows no inline script, event handlers included.
   document.addEventListener("change", (event) => {
     const target = event.target;
     if (target instanceof HTMLSelectElement && target.dataset.autosubmit !== undefined && target.form) {
@@ -75,5 +99,5 @@
     }
   });
 
-  window.RP = { api, yuan, parseFen, newKey, cookie, gettext, escapeHtml };
+  window.RP = { api, yuan, parseFen, newKey, cookie, gettext, escapeHtml, trapKeys };
 })();

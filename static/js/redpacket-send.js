@@ -1,0 +1,190 @@
+/* The send page (发红包): the live total, the kind switch (拼手气 ↔ 普通, keeping what was
+ * typed), the inline errors, then the pay sheet (redpacket-pay.js) on 塞钱进红包.
+ *
+ * The checks mirror `rules.send_errors` in the same order, with the limits and the texts
+ * the server hands over in the page's packet-send-config: nothing here decides a product
+ * rule on its own.
+ */
+(function () {
+  "use strict";
+
+  const RP = window.RP;
+  const esc = RP.escapeHtml;
+
+  function paragraphs(texts) {
+    return texts.map((text) => "<p>" + esc(text) + "</p>").join("");
+  }
+
+  function startSend(form) {
+    const config = JSON.parse(document.getElementById("packet-send-config").textContent);
+    const L = config.limits;
+    const T = config.texts;
+    const direct = config.direct;
+    const input = (name) => form.querySelector('[name="' + name + '"]');
+    const count = input("count");
+    const total = input("total_fen");
+    const share = input("share_fen");
+    const greeting = input("greeting");
+    const kindInput = input("kind");
+    const errorBox = document.getElementById("send-errors");
+    const totalText = document.getElementById("send-total");
+    const submit = document.getElementById("send-submit");
+    let kind = direct ? "normal" : kindInput.value || "lucky";
+    let showAll = false;
+
+    // With JavaScript the pay sheet asks how to pay; the plain form's fields go away.
+    form.querySelectorAll("[data-nojs]").forEach((el) => { el.hidden = true; });
+    // Errors the server already showed (no-JS post, a refused payment) stay until the
+    // person edits something.
+    let keepServerErrors = !errorBox.hidden;
+
+    function amountOf(el) {
+      const raw = el ? el.value.trim() : "";
+      if (!raw) return { fen: null, empty: true, bad: false };
+      const fen = RP.parseFen(raw);
+      return { fen, empty: false, bad: fen === null };
+    }
+
+    function values() {
+      const rawCount = count ? count.value.trim() : "1";
+      return {
+        kind,
+        count: /^\d+$/.test(rawCount) ? parseInt(rawCount, 10) : null,
+        countEmpty: !rawCount,
+        total: amountOf(total),
+        share: amountOf(share),
+        greeting: (greeting.value || "").trim(),
+      };
+    }
+
+    /** rules.send_errors, in the same order, with the same texts. */
+    function sendErrors(v) {
+      const e = {};
+      if (direct && v.kind !== "normal") e.kind = T.kind_direct;
+      if (v.count === null || v.count < 1) e.count = T.count_min;
+      else if (v.count > L.max_count) e.count = T.count_max;
+      else if (direct && v.count !== 1) e.count = T.count_direct;
+      else if (!direct && v.count > config.member_count) e.count = T.count_members;
+      if (v.kind === "lucky") {
+        const fen = v.total.fen;
+        if (v.total.bad) e.total_fen = config.amount_invalid;
+        else if (fen === null) e.total_fen = T.total_required;
+        else if (v.count && !e.count) {
+          if (fen < v.count * L.min_share_fen) e.total_fen = T.too_small;
+          else if (fen > v.count * L.max_share_fen) e.total_fen = T.too_big;
+        } else if (fen < L.min_share_fen) e.total_fen = T.too_small;
+      } else {
+        const fen = v.share.fen;
+        if (v.share.bad) e.share_fen = config.amount_invalid;
+        else if (fen === null) e.share_fen = T.share_required;
+        else if (fen < L.min_share_fen) e.share_fen = T.too_small;
+        else if (fen > L.max_share_fen) e.share_fen = T.too_big;
+      }
+      if (Array.from(v.greeting).length > L.greeting_max) e.greeting = T.greeting_max;
+      return e;
+    }
+
+    function totalFen(v) {
+      if (v.kind === "lucky") return v.total.fen;
+      if (v.share.fen === null) return null;
+      return v.share.fen * (direct ? 1 : (v.count || 0));
+    }
+
+    /** Which errors to show: not "please fill in" for a field nobody has typed in yet. */
+    function visible(errors, v) {
+      if (showAll) return errors;
+      const shown = {};
+      for (const [name, text] of Object.entries(errors)) {
+        if (name === "count" && v.countEmpty) continue;
+        if (name === "total_fen" && v.total.empty) continue;
+        if (name === "share_fen" && v.share.empty) continue;
+        shown[name] = text;
+      }
+      return shown;
+    }
+
+    function render() {
+      const v = values();
+      const errors = sendErrors(v);
+      const shown = visible(errors, v);
+      const fen = totalFen(v);
+      totalText.textContent = RP.yuan(fen || 0);
+      submit.disabled = Object.keys(errors).length > 0;
+      if (keepServerErrors) return { v, errors, fen };
+      form.querySelectorAll("[data-cell]").forEach((cell) => {
+        const name = cell.dataset.cell;
+        cell.classList.toggle("invalid", Boolean(shown[name]));
+        const field = cell.querySelector("input");
+        if (field) field.setAttribute("aria-invalid", shown[name] ? "true" : "false");
+      });
+      const texts = Object.values(shown);
+      errorBox.hidden = texts.length === 0;
+      errorBox.innerHTML = paragraphs(texts);
+      return { v, errors, fen };
+    }
+
+    function setKind(next) {
+      kind = next;
+      kindInput.value = next;
+      form.dataset.kind = next;
+      form.querySelectorAll("[data-for-kind]").forEach((el) => { el.hidden = el.dataset.forKind !== next; });
+    }
+
+    /** "改为普通红包 / 改为拼手气红包" keeps what was typed (rules.switch_kind). */
+    function switchTo(next) {
+      const v = values();
+      const leaving = next === "normal" ? v.total : v.share;
+      const arriving = next === "normal" ? share : total;
+      if (leaving.fen !== null) {
+        const n = v.count && v.count >= 1 ? v.count : null;
+        const fen = n === null ? leaving.fen : (next === "normal" ? Math.floor(leaving.fen / n) : leaving.fen * n);
+        arriving.value = RP.yuan(fen);
+      }
+      setKind(next);
+      keepServerErrors = false;
+      render();
+      const back = form.querySelector('[data-switch="' + (next === "normal" ? "lucky" : "normal") + '"]');
+      if (back) back.focus();
+    }
+
+    const sheet = RP.paySheet(document.getElementById("pay-sheet"), {
+      config,
+      returnFocus: submit,
+      onFieldErrors(fields) { // the server refused a field: back to the form
+        errorBox.hidden = false;
+        errorBox.innerHTML = paragraphs(Object.values(fields));
+        submit.focus();
+      },
+    });
+
+    form.querySelectorAll("[data-switch]").forEach((button) => {
+      button.type = "button"; // a plain button here: the switch never posts the form
+      button.addEventListener("click", (event) => {
+        event.preventDefault();
+        switchTo(button.dataset.switch);
+      });
+    });
+    form.addEventListener("input", () => { keepServerErrors = false; render(); });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      keepServerErrors = false;
+      const state = render();
+      if (Object.keys(state.errors).length) {
+        showAll = true;
+        render();
+        const bad = form.querySelector("[data-cell].invalid input");
+        if (bad) bad.focus();
+        return;
+      }
+      sheet.open(state);
+    });
+
+    setKind(kind);
+    render();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const sendForm = document.getElementById("packet-send-form");
+    if (sendForm) startSend(sendForm);
+  });
+})();
