@@ -113,6 +113,7 @@ def process_environment(target: Target, **extra: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
             "SECRET_KEY": "bench-only-secret-key-not-for-production-0123456789abcdef",
             "ALLOCATION_SECRET": "bench-only-allocation-secret-not-for-production-0123",
+            "PIN_PEPPER": "bench-only-pin-pepper-not-for-production-0123456789ab",
         }
     )
     base.update(extra)

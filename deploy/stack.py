@@ -104,6 +104,9 @@ def stack_environment(
         # Kept across restarts (packets are audited against it), in the git-ignored run
         # directory; production sets ALLOCATION_SECRET.
         env["ALLOCATION_SECRET"] = _kept_secret((secrets_dir or RUN_DIR) / "allocation-secret")
+    if not env.get("PIN_PEPPER"):
+        # Kept too: payment PINs are stored as HMACs under it; production sets PIN_PEPPER.
+        env["PIN_PEPPER"] = _kept_secret((secrets_dir or RUN_DIR) / "pin-pepper")
     return env
 
 

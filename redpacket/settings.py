@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from redpacket.kernel.startup import (
     DEV_ALLOCATION_SECRET,
+    DEV_PIN_PEPPER,
     DEV_SECRET_KEY,
     production_problems,
     trusted_proxy_settings,
@@ -28,7 +29,7 @@ if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # One switch: DEBUG=1 is development mode (`make run`, `make test`, CI ask for it). It
-# turns on Django's debug pages, a built-in development key and allocation secret, the
+# turns on Django's debug pages, built-in development secrets (key, allocation, PIN), the
 # sandbox bank and SMS, and `seed_demo`. Without it (the default) the process refuses to
 # start unless real secrets are set and the sandbox is allowed or replaced (SPEC §7).
 DEBUG = env.bool("DEBUG", default=False)
@@ -39,9 +40,19 @@ SECRET_KEY = env.str("SECRET_KEY", default="")
 # SECRET_KEY (and never defaulting to it) so rotating session keys does not break the
 # audit of old packets and a leaked or example SECRET_KEY does not reveal shares.
 ALLOCATION_SECRET = env.str("ALLOCATION_SECRET", default="")
+# Keys the payment PIN's HMAC (SPEC §2, wallet/pin_hash.py): with 10⁶ PINs only a key kept
+# outside the database stops an offline search of a copied table. Newest first: PIN_PEPPER
+# signs; retired ones (PIN_PEPPERS_OLD, comma-separated) still verify, and a hash under one
+# is signed again with PIN_PEPPER on its owner's next right PIN.
+_pin_pepper = env.str("PIN_PEPPER", default="")
+_old_pin_peppers = [
+    pepper.strip() for pepper in env.str("PIN_PEPPERS_OLD", default="").split(",") if pepper.strip()
+]
 if DEVELOPMENT:
     SECRET_KEY = SECRET_KEY or DEV_SECRET_KEY
     ALLOCATION_SECRET = ALLOCATION_SECRET or DEV_ALLOCATION_SECRET
+    _pin_pepper = _pin_pepper or DEV_PIN_PEPPER
+PIN_PEPPERS = [_pin_pepper, *_old_pin_peppers]
 # The sandbox bank and SMS outside development only when asked for (a loopback demo
 # such as `make stack` or the benchmark): it tops up for free and shows SMS codes.
 ALLOW_SANDBOX_PAYMENTS = env.bool("ALLOW_SANDBOX_PAYMENTS", default=DEVELOPMENT)
@@ -447,6 +458,7 @@ if not DEVELOPMENT:
     _problems = production_problems(
         secret_key=SECRET_KEY,
         allocation_secret=ALLOCATION_SECRET,
+        pin_peppers=PIN_PEPPERS,
         payments_sandbox=PAYMENTS_SANDBOX,
         bank_gateway=BANK_GATEWAY,
         sms_backend=SMS_BACKEND,

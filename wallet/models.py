@@ -141,7 +141,8 @@ class Entry(models.Model):
 
 
 class PaymentPin(models.Model):
-    """The 6-digit payment PIN (Django password hashers) and its lockout counter."""
+    """The 6-digit payment PIN (an HMAC under a server-side pepper, wallet/pin_hash.py) and
+    its lockout counter."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="payment_pin"

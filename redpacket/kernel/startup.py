@@ -8,18 +8,21 @@ Celery, manage.py) refuses alike with ImproperlyConfigured.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-# Development only. Both are public (they are in the repository), so a process outside
+# Development only. All are public (they are in the repository), so a process outside
 # development refuses them, and every secret derived from them.
 DEV_SECRET_KEY = "django-insecure-dev-only-redpacket-0f6a1c2b9e"
 DEV_ALLOCATION_SECRET = "dev-only-allocation-secret-redpacket-7d41c0"
+DEV_PIN_PEPPER = "dev-only-pin-pepper-redpacket-5b93e8"
 
 # Values that have appeared in this repository, its docs or common examples.
 EXAMPLE_SECRETS = frozenset(
     {
         DEV_SECRET_KEY,
         DEV_ALLOCATION_SECRET,
+        DEV_PIN_PEPPER,
         "change-me",
         "changeme",
         "secret",
@@ -51,17 +54,26 @@ def production_problems(
     *,
     secret_key: str,
     allocation_secret: str,
+    pin_peppers: Sequence[str],
     payments_sandbox: bool,
     bank_gateway: str,
     sms_backend: str,
     sandbox_allowed: bool,
 ) -> list[str]:
-    """Every reason this configuration must not serve outside development (empty: fine)."""
+    """Every reason this configuration must not serve outside development (empty: fine).
+
+    `pin_peppers` is settings.PIN_PEPPERS: PIN_PEPPER first, then PIN_PEPPERS_OLD."""
+    current_pepper, *old_peppers = pin_peppers or [""]
     problems = [
         problem
         for problem in (
             _secret_problem("SECRET_KEY", secret_key),
             _secret_problem("ALLOCATION_SECRET", allocation_secret),
+            _secret_problem("PIN_PEPPER", current_pepper),
+            *(
+                _secret_problem(f"PIN_PEPPERS_OLD entry {number}", pepper)
+                for number, pepper in enumerate(old_peppers, start=1)
+            ),
         )
         if problem
     ]
@@ -69,6 +81,11 @@ def production_problems(
         problems.append(
             "ALLOCATION_SECRET must differ from SECRET_KEY (anyone holding one would "
             "predict every lucky share)."
+        )
+    if any(pepper and pepper in (secret_key, allocation_secret) for pepper in pin_peppers):
+        problems.append(
+            "PIN_PEPPER and PIN_PEPPERS_OLD must differ from SECRET_KEY and ALLOCATION_SECRET "
+            "(the pepper is what keeps a copied PIN table from being searched)."
         )
     in_use = sandbox_in_use(
         payments_sandbox=payments_sandbox, bank_gateway=bank_gateway, sms_backend=sms_backend

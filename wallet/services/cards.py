@@ -21,7 +21,7 @@ from wallet.models import (
     CardBinding,
     PaymentPin,
 )
-from wallet.services.pin import _validate_pin_format
+from wallet.services.pin import _validate_pin_format, pin_hash_make
 
 # --- Cards ------------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ def card_bind_start(
         last4=bound.last4,
         phone_last4=phone[-4:],
         gateway_token=bound.token,
-        pending_pin_hash=make_password(pin) if not has_pin and pin else "",
+        pending_pin_hash=pin_hash_make(user=user, pin=pin) if not has_pin and pin else "",
         code_hash=make_password(code),
         expires_at=timezone.now() + timedelta(seconds=settings.SMS_CODE_TTL_SECONDS),
     )

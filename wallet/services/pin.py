@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,10 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from redpacket.accounts.models import User
 from redpacket.kernel.errors import InvalidInput
 from redpacket.kernel.numbers import is_ascii_digits
-from wallet import errors
+from wallet import errors, pin_hash
 from wallet.models import (
     PaymentPin,
 )
+
+logger = logging.getLogger(__name__)
 
 # --- Payment PIN ------------------------------------------------------------------------
 
@@ -27,13 +30,41 @@ def _validate_pin_format(pin: str) -> None:
         raise InvalidInput(message, code="invalid_pin", fields={"pin": message})
 
 
+def pin_hash_make(*, user: User, pin: str) -> str:
+    """The stored form of a new PIN: an HMAC under the newest pepper, bound to the user."""
+    return pin_hash.keyed_pin_hash(peppers=settings.PIN_PEPPERS, user_id=user.pk, pin=pin)
+
+
+def _pin_matches(*, user: User, pin: str, stored: str) -> tuple[bool, bool]:
+    """(right, stale): a stale hash — Django's PBKDF2 from before the pepper, or one under
+    a retired pepper — is to be replaced by pin_hash_make's form once the PIN is right."""
+    if not pin_hash.is_keyed(stored):
+        return check_password(pin, stored), True
+    try:
+        match = pin_hash.keyed_pin_check(
+            peppers=settings.PIN_PEPPERS, user_id=user.pk, pin=pin, stored=stored
+        )
+    except pin_hash.UnknownPepper as unknown:
+        # Counted as wrong like any other: nothing can verify it until the pepper is back.
+        logger.error(
+            "Payment PIN of user %s is signed with pepper %s, missing from PIN_PEPPER and "
+            "PIN_PEPPERS_OLD; it cannot be checked.",
+            user.pk,
+            unknown,
+        )
+        return False, False
+    return match is not pin_hash.PinMatch.WRONG, match is pin_hash.PinMatch.RIGHT_STALE
+
+
 def pin_verify(*, user: User, pin: str) -> None:
     """Check the payment PIN, counting failures; 5 wrong lock payments for 3 hours.
 
     The check runs under a row lock on the user's PIN, in its own short transaction, so
     a burst of concurrent guesses is checked one at a time and gets at most
     PIN_MAX_ATTEMPTS checks before the lock. Call it before the payment's transaction:
-    the count of a failure must survive the rollback of the payment it refused.
+    the count of a failure must survive the rollback of the payment it refused. A right
+    PIN whose hash is stale (PBKDF2 from before the pepper, or a retired pepper) is stored
+    again in the current form in the same transaction.
     """
     now = timezone.now()
     refusal: errors.PaymentRefused | None = None
@@ -45,8 +76,11 @@ def pin_verify(*, user: User, pin: str) -> None:
             if record.locked_until > now:
                 raise errors.PinLocked()
             record.failed_attempts, record.locked_until = 0, None  # the lock has run out
-        if check_password(pin, record.pin_hash):
+        right, stale = _pin_matches(user=user, pin=pin, stored=record.pin_hash)
+        if right:
             record.failed_attempts = 0
+            if stale:  # replaced in this transaction, under the row lock
+                record.pin_hash = pin_hash_make(user=user, pin=pin)
         else:
             record.failed_attempts += 1
             left = settings.PIN_MAX_ATTEMPTS - record.failed_attempts
@@ -55,7 +89,7 @@ def pin_verify(*, user: User, pin: str) -> None:
                 refusal = errors.PinLocked()
             else:
                 refusal = errors.WrongPin(_("支付密码错误，还可以再试%(n)d次") % {"n": left})
-        record.save(update_fields=["failed_attempts", "locked_until", "updated_at"])
+        record.save(update_fields=["failed_attempts", "locked_until", "pin_hash", "updated_at"])
     if refusal is not None:
         raise refusal
 
