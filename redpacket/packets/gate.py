@@ -10,13 +10,13 @@ node: `rp:{id}:left` (places the gate may still give), `rp:{id}:who` (user → "
 admitted, → amount once opened), `rp:{id}:facts` (the packet's display facts, JSON).
 Every key expires a while after its packet does; any of them is rebuilt from the
 database when missing (a flushed or restarted Redis). Without Redis (the embedded
-default) an in-process store gives the same answers to the one process there is.
+default) an in-process store gives the same answers to the one process there is. The
+facts are kept by the kernel's JSON-facts helper, which the campaign store shares.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -24,6 +24,8 @@ from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
+
+from redpacket.kernel.json_facts import LocalJsonFacts, RedisJsonFacts, decode
 
 
 class Admission(enum.StrEnum):
@@ -152,6 +154,7 @@ class RedisPacketStore:
         self._restore = self.redis.register_script(_RESTORE)
         self._close = self.redis.register_script(_CLOSE)
         self._build = self.redis.register_script(_BUILD)
+        self._facts = RedisJsonFacts(self.redis)
 
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot:
         left_key, who_key, facts_key = _keys(packet_id)
@@ -161,7 +164,7 @@ class RedisPacketStore:
         pipe.hget(who_key, str(user_id))
         facts, left, mine = pipe.execute()
         return Snapshot(
-            facts=json.loads(facts) if facts else None,
+            facts=decode(facts),
             left=int(left) if left is not None else None,
             my_amount=_amount(mine),
         )
@@ -174,16 +177,16 @@ class RedisPacketStore:
         pipe.hgetall(who_key)
         facts, left, who = pipe.execute()
         return PacketState(
-            facts=json.loads(facts) if facts else None,
+            facts=decode(facts),
             left=int(left) if left is not None else None,
             shares={int(user): _amount(amount) for user, amount in who.items()},
         )
 
     def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
-        self.redis.set(_keys(packet_id)[2], json.dumps(facts), px=max(ttl_ms, 1000))
+        self._facts.put(_keys(packet_id)[2], facts, ttl_ms)
 
     def drop_facts(self, packet_id: int) -> None:
-        self.redis.delete(_keys(packet_id)[2])
+        self._facts.drop(_keys(packet_id)[2])
 
     def build_gate(self, packet_id: int, left: int, opened: dict[int, int], ttl_ms: int) -> bool:
         args: list[Any] = [left, max(ttl_ms, 1000)]
@@ -218,7 +221,7 @@ class LocalPacketStore:
         self._lock = threading.Lock()
         self._left: dict[int, tuple[int, float]] = {}
         self._who: dict[int, dict[int, int | None]] = {}
-        self._facts: dict[int, tuple[dict[str, Any], float]] = {}
+        self._facts = LocalJsonFacts()
 
     def _live_left(self, packet_id: int) -> int | None:
         entry = self._left.get(packet_id)
@@ -235,30 +238,23 @@ class LocalPacketStore:
 
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot:
         with self._lock:
-            facts_entry = self._facts.get(packet_id)
-            facts = facts_entry[0] if facts_entry and facts_entry[1] >= time.monotonic() else None
+            facts = self._facts.get(_keys(packet_id)[2])
             left = self._live_left(packet_id)
             mine = self._who.get(packet_id, {}).get(user_id) if left is not None else None
             return Snapshot(facts=facts, left=left, my_amount=mine)
 
     def state(self, packet_id: int) -> PacketState:
         with self._lock:
-            facts_entry = self._facts.get(packet_id)
-            facts = facts_entry[0] if facts_entry and facts_entry[1] >= time.monotonic() else None
+            facts = self._facts.get(_keys(packet_id)[2])
             left = self._live_left(packet_id)
             shares = dict(self._who.get(packet_id, {})) if left is not None else {}
             return PacketState(facts=facts, left=left, shares=shares)
 
     def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
-        with self._lock:
-            self._facts[packet_id] = (
-                json.loads(json.dumps(facts)),
-                time.monotonic() + ttl_ms / 1000,
-            )
+        self._facts.put(_keys(packet_id)[2], facts, ttl_ms)
 
     def drop_facts(self, packet_id: int) -> None:
-        with self._lock:
-            self._facts.pop(packet_id, None)
+        self._facts.drop(_keys(packet_id)[2])
 
     def build_gate(self, packet_id: int, left: int, opened: dict[int, int], ttl_ms: int) -> bool:
         with self._lock:

@@ -1,8 +1,11 @@
+import random
 import uuid
 from datetime import timedelta
 
 import pytest
+from hypothesis import strategies as st
 
+from shake.draw import PPM, TierRange
 from tests.wallet.conftest import bind_card, fund  # noqa: F401 - fixtures shared with wallet tests
 
 
@@ -84,6 +87,32 @@ def make_campaign(sponsor):
         )
 
     return make
+
+
+class Seeded:
+    """A reproducible (not secure) random source for property tests."""
+
+    def __init__(self, seed):
+        self.rng = random.Random(seed)
+
+    def randbelow(self, n):
+        return self.rng.randrange(n)
+
+
+# Tier tables for property tests: weights, not yet ppm (see `normalised`).
+tier_tables = st.lists(
+    st.tuples(st.integers(1, 100), st.integers(200, 5_000), st.integers(0, 5_000)),
+    min_size=1,
+    max_size=5,
+).map(lambda rows: [TierRange(weight, low, low + extra) for weight, low, extra in rows])
+
+
+def normalised(tiers: list[TierRange]) -> list[TierRange]:
+    """Scale weights to ppm summing to exactly 1,000,000."""
+    total = sum(t.probability_ppm for t in tiers)
+    scaled = [max(1, t.probability_ppm * PPM // total) for t in tiers]
+    scaled[0] += PPM - sum(scaled)
+    return [TierRange(p, t.min_fen, t.max_fen) for p, t in zip(scaled, tiers, strict=True)]
 
 
 class Rolls:

@@ -11,7 +11,6 @@ from shake.draw import (
     DEFAULT_TIERS,
     PPM,
     Candidate,
-    TierRange,
     choose,
     draw_candidates,
     draw_tier,
@@ -19,21 +18,11 @@ from shake.draw import (
     pace_allowance,
     tier_for_roll,
 )
-from tests.shake.conftest import Rolls
+from tests.shake.conftest import Rolls, Seeded, normalised, tier_tables
 
 DRAWS = 1_000_000
 # χ² critical value for p = 0.001 with 3 degrees of freedom (4 tiers − 1).
 CHI2_CRITICAL_P001_DF3 = 16.266
-
-
-class Seeded:
-    """A reproducible (not secure) random source for property tests."""
-
-    def __init__(self, seed):
-        self.rng = random.Random(seed)
-
-    def randbelow(self, n):
-        return self.rng.randrange(n)
 
 
 def chi_square(observed: Counter, tiers) -> float:
@@ -114,21 +103,6 @@ def test_choose_keeps_skips_clamps_and_falls_back():
     assert choose(candidates, fit_fen=199, min_share_fen=200) is None
 
 
-tier_tables = st.lists(
-    st.tuples(st.integers(1, 100), st.integers(200, 5_000), st.integers(0, 5_000)),
-    min_size=1,
-    max_size=5,
-).map(lambda rows: [TierRange(weight, low, low + extra) for weight, low, extra in rows])
-
-
-def _normalised(tiers: list[TierRange]) -> list[TierRange]:
-    """Scale weights to ppm summing to exactly 1,000,000."""
-    total = sum(t.probability_ppm for t in tiers)
-    scaled = [max(1, t.probability_ppm * PPM // total) for t in tiers]
-    scaled[0] += PPM - sum(scaled)
-    return [TierRange(p, t.min_fen, t.max_fen) for p, t in zip(scaled, tiers, strict=True)]
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     tiers=tier_tables, count=st.integers(1, 40), extra=st.integers(0, 200_000), seed=st.integers()
@@ -136,7 +110,7 @@ def _normalised(tiers: list[TierRange]) -> list[TierRange]:
 def test_a_whole_campaign_never_pays_more_than_its_budget(tiers, count, extra, seed):
     """Draw every packet of a campaign: each pays ≥ the minimum, inside its tier when it
     has one, never more than fits; the budget always covers the rest and is never exceeded."""
-    tiers = _normalised(tiers)
+    tiers = normalised(tiers)
     min_share = 200
     budget = count * min_share + extra
     rng = Seeded(seed)

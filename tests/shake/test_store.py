@@ -131,7 +131,7 @@ def test_sell_out_and_close(store):
 
 
 def test_a_rebuild_carries_each_users_wins_even_in_chunks(store, monkeypatch):
-    monkeypatch.setattr("shake.store.BUILD_CHUNK", 3)
+    monkeypatch.setattr("shake.store.redis_store.BUILD_CHUNK", 3)
     build(store, users={user: 1 for user in range(10, 20)})
     for user in range(10, 20):
         assert store.reserve(1, user, terms()).outcome is Outcome.LIMIT_REACHED
