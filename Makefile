@@ -47,11 +47,13 @@ api-fuzz: install
 money-machine: install
 	$(DEV) MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
 
-## ruff, and the import layers of README "Layout" (import-linter, contracts in pyproject.toml).
+## ruff, the import layers of README "Layout" (import-linter, contracts in pyproject.toml),
+## and mypy ([tool.mypy]; its django-stubs plugin loads the settings, hence DEBUG=1).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(DEV) $(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .

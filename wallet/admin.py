@@ -113,17 +113,17 @@ class PaymentPinAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("user", "failed_attempts", "locked_until")
     actions = ["unlock"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return obj is None and self.has_unlock_permission(request)
 
-    def has_unlock_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_unlock_permission(self, request) -> bool:
         return request.user.has_perm("wallet.unlock_pin")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
     @admin.action(description=_("解除支付密码锁定"), permissions=["unlock"])
-    def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
+    def unlock(self, request, queryset):
         for pin in queryset:
             PaymentPin.objects.filter(pk=pin.pk).update(failed_attempts=0, locked_until=None)
             log_operator_action(self, request, pin, "解除支付密码锁定")
@@ -173,14 +173,14 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [FindingInline]
     actions = ["run_again"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return obj is None and self.has_run_permission(request)
 
-    def has_run_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_run_permission(self, request) -> bool:
         return request.user.has_perm("wallet.run_reconciliation")
 
     @admin.action(description=_("立即重新对账"), permissions=["run"])
-    def run_again(self, request, queryset):  # type: ignore[no-untyped-def]
+    def run_again(self, request, queryset):
         for run in queryset[:1]:
             log_operator_action(self, request, run, "立即重新对账")
         reconcile.delay()

@@ -7,7 +7,6 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from chat import selectors, services
 from chat.api import serializers as s
 from chat.throttles import ChatMessageThrottle
+from redpacket.accounts.requests import SignedInApiRequest
 from redpacket.kernel.api import ErrorSerializer, NextPagination
 
 _ERRORS = {
@@ -24,7 +24,7 @@ _ERRORS = {
 }
 
 
-def _room_out(request: Request, room_id: int, http_status: int = 200) -> Response:
+def _room_out(request: SignedInApiRequest, room_id: int, http_status: int = 200) -> Response:
     room = selectors.room_summary(user=request.user, room_id=room_id)
     return Response(
         s.RoomSerializer(room, context={"viewer": request.user}).data, status=http_status
@@ -38,7 +38,7 @@ class RoomListApi(APIView):
         summary="The caller's rooms, most recently active first",
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInApiRequest) -> Response:
         paginator = NextPagination()
         page = paginator.paginate_queryset(
             selectors.rooms_for_user(user=request.user), request, view=self
@@ -56,7 +56,7 @@ class RoomListApi(APIView):
         },
         summary="Create a group room, or get-or-create the direct room with one user",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInApiRequest) -> Response:
         data = s.RoomCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -79,7 +79,7 @@ class RoomDetailApi(APIView):
         operation_id="rooms_retrieve",
         responses={200: s.RoomSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
     )
-    def get(self, request: Request, room_id: int) -> Response:
+    def get(self, request: SignedInApiRequest, room_id: int) -> Response:
         return _room_out(request, room_id)
 
 
@@ -90,7 +90,7 @@ class RoomMembersApi(APIView):
         responses={200: s.RoomSerializer, **_ERRORS},
         summary="Add people to a group room (400 `direct_room` for a direct room)",
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.RoomMembersInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -110,7 +110,7 @@ class RoomMessagesApi(APIView):
         responses={200: s.MessagePageSerializer, **_ERRORS},
         summary="A page of history, newest first; `next` pages further back",
     )
-    def get(self, request: Request, room_id: int) -> Response:
+    def get(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         query = s.MessageHistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -140,7 +140,7 @@ class RoomMessagesApi(APIView):
         },
         summary="Post a text message",
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -158,7 +158,7 @@ class RoomReadApi(APIView):
         responses={204: None, **_ERRORS},
         summary="Mark messages up to `message_id` as read (the unread count)",
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.ReadInput(data=request.data)
         data.is_valid(raise_exception=True)

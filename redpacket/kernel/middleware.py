@@ -7,13 +7,13 @@ from redpacket.kernel.errors import DomainError
 
 
 class DomainErrorMiddleware:
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request):  # type: ignore[no-untyped-def]
+    def __call__(self, request):
         return self.get_response(request)
 
-    def process_exception(self, request, exception):  # type: ignore[no-untyped-def]
+    def process_exception(self, request, exception):
         if isinstance(exception, DomainError):
             return render(
                 request, "error.html", {"title": str(exception.message)}, status=exception.status

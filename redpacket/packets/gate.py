@@ -21,9 +21,12 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from redpacket.packets.facts import PacketFacts
 
 
 class Admission(enum.StrEnum):
@@ -37,7 +40,7 @@ class Admission(enum.StrEnum):
 class Snapshot:
     """What the grab check needs, read in one round trip."""
 
-    facts: dict[str, Any] | None  # None: not cached
+    facts: PacketFacts | None  # None: not cached
     left: int | None  # None: the gate is missing
     my_amount: int | None  # the caller's share once opened
 
@@ -46,7 +49,7 @@ class Snapshot:
 class PacketState:
     """What every viewer's grab check needs, for all viewers at once (the fan-out)."""
 
-    facts: dict[str, Any] | None
+    facts: PacketFacts | None
     left: int | None
     shares: dict[int, int | None]  # admitted user → share (None until opened)
 
@@ -58,7 +61,7 @@ class PacketState:
 class PacketStore(Protocol):
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot: ...
     def state(self, packet_id: int) -> PacketState: ...
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None: ...
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None: ...
     def drop_facts(self, packet_id: int) -> None: ...
     def build_gate(
         self, packet_id: int, left: int, opened: dict[int, int], ttl_ms: int
@@ -138,7 +141,7 @@ return 1
 def _amount(raw: bytes | str | None) -> int | None:
     if raw in (None, b"", ""):
         return None
-    return int(raw)  # type: ignore[arg-type]
+    return int(raw)
 
 
 class RedisPacketStore:
@@ -179,7 +182,7 @@ class RedisPacketStore:
             shares={int(user): _amount(amount) for user, amount in who.items()},
         )
 
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None:
         self.redis.set(_keys(packet_id)[2], json.dumps(facts), px=max(ttl_ms, 1000))
 
     def drop_facts(self, packet_id: int) -> None:
@@ -218,7 +221,7 @@ class LocalPacketStore:
         self._lock = threading.Lock()
         self._left: dict[int, tuple[int, float]] = {}
         self._who: dict[int, dict[int, int | None]] = {}
-        self._facts: dict[int, tuple[dict[str, Any], float]] = {}
+        self._facts: dict[int, tuple[PacketFacts, float]] = {}
 
     def _live_left(self, packet_id: int) -> int | None:
         entry = self._left.get(packet_id)
@@ -249,7 +252,7 @@ class LocalPacketStore:
             shares = dict(self._who.get(packet_id, {})) if left is not None else {}
             return PacketState(facts=facts, left=left, shares=shares)
 
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None:
         with self._lock:
             self._facts[packet_id] = (
                 json.loads(json.dumps(facts)),
