@@ -48,12 +48,14 @@ api-fuzz: install
 money-machine: install
 	$(DEV) MONEY_MACHINE_STEPS=$${MONEY_MACHINE_STEPS:-50000} $(BIN)/python -m pytest -p no:cacheprovider --timeout=0 -s tests/test_money_machine.py $(PYTEST_ARGS)
 
-## ruff, the import layers of README "Layout" (import-linter, contracts in pyproject.toml)
-## and djLint on the templates. `.venv/bin/pre-commit install` runs the same before commits.
+## ruff, the import layers of README "Layout" (import-linter, contracts in pyproject.toml),
+## mypy ([tool.mypy]; its django-stubs plugin loads the settings, hence DEBUG=1) and djLint
+## on the templates. `.venv/bin/pre-commit install` runs the fast ones before commits.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(DEV) $(BIN)/mypy
 	$(BIN)/djlint templates --lint
 
 format: install

@@ -6,11 +6,20 @@ refreshed after they commit (the red packet hot path reads it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db import transaction
 
 from chat import selectors
 from chat.models import Invitation, Membership, Message, Room
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _MemberTotal(TypedDict):
+    member_total: int  # RoomAdmin.get_queryset
 
 
 class MembershipInline(admin.TabularInline):
@@ -31,16 +40,16 @@ class RoomAdmin(admin.ModelAdmin):
     list_select_related = ("owner",)
     inlines = [MembershipInline]
 
-    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+    def get_queryset(self, request):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(member_total=Count("memberships"))
 
     @admin.display(description="成员数", ordering="member_total")
-    def member_total(self, room: Room) -> int:
-        return room.member_total  # type: ignore[attr-defined]
+    def member_total(self, room: WithAnnotations[Room, _MemberTotal]) -> int:
+        return room.member_total
 
-    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+    def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         room_id = form.instance.pk
         transaction.on_commit(lambda: selectors.room_members_cache_refresh(room_id))
@@ -70,10 +79,10 @@ class MessageAdmin(admin.ModelAdmin):
     def short_text(self, message: Message) -> str:
         return message.text if len(message.text) <= 40 else message.text[:40] + "…"
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -88,8 +97,8 @@ class InvitationAdmin(admin.ModelAdmin):
     readonly_fields = ("room", "inviter", "invitee", "state", "created_at", "responded_at")
     date_hierarchy = "created_at"
 
-    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -150,6 +150,7 @@ class RoomConsumer(_EventConsumer):
         )
 
     def groups_for(self, user: Any) -> list[str]:
+        assert self.room_id is not None  # `allowed` let only a valid room id through
         return [events.room_group(self.room_id), events.user_group(user.pk)]
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -33,9 +34,11 @@ class GroupCreateForm(forms.Form):
         help_text=_("多个用户名用空格或逗号分隔"),
     )
 
-    def __init__(self, *args, contacts=(), **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, contacts=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["members"].choices = [(user.pk, user.name) for user in contacts]
+        cast(forms.ChoiceField, self.fields["members"]).choices = [
+            (user.pk, user.name) for user in contacts
+        ]
 
 
 class AddMembersForm(forms.Form):
@@ -44,9 +47,11 @@ class AddMembersForm(forms.Form):
     )
     usernames = UsernamesField(label=_("按用户名添加"), required=False)
 
-    def __init__(self, *args, contacts=(), **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, contacts=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["members"].choices = [(user.pk, user.name) for user in contacts]
+        cast(forms.ChoiceField, self.fields["members"]).choices = [
+            (user.pk, user.name) for user in contacts
+        ]
 
 
 class DirectForm(forms.Form):

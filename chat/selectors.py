@@ -12,7 +12,8 @@ room?" from the cache, with no SQL when warm.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
 from django.core.cache import cache
 from django.db import transaction
@@ -25,7 +26,26 @@ from redpacket.kernel.errors import NotFound
 from redpacket.kernel.numbers import parse_int
 
 if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
     from redpacket.accounts.models import User
+
+
+class RoomListAnnotations(TypedDict):
+    """What `rooms_for_user` puts on each room (annotations and prefetches)."""
+
+    my_last_read: int | None
+    last_message_at: datetime | None
+    unread: int
+    member_count: int
+    active_at: datetime
+    member_list: list[Membership]
+    latest_messages: list[Message]
+
+
+if TYPE_CHECKING:
+    # A room as `rooms_for_user` and `room_summary` give it.
+    ListedRoom: TypeAlias = WithAnnotations[Room, RoomListAnnotations]
 
 HISTORY_PAGE_SIZE = 30
 HISTORY_MAX_PAGE_SIZE = 100
@@ -98,7 +118,7 @@ def _visible_to(user: User) -> Q:
     return Q(recipient__isnull=True) | Q(recipient=user)
 
 
-def rooms_for_user(*, user: User) -> QuerySet[Room]:
+def rooms_for_user(*, user: User) -> QuerySet[ListedRoom]:
     """The user's rooms, most recently active first, ready to show in a list.
 
     Each room carries `unread` (messages from others after the member's read marker),
@@ -167,7 +187,7 @@ def room_for_member(*, user: User, room_id: object) -> Room:
     return room
 
 
-def room_summary(*, user: User, room_id: object) -> Room:
+def room_summary(*, user: User, room_id: object) -> ListedRoom:
     """One room as `rooms_for_user` shows it (members, unread, last message); NotFound
     for non-members."""
     rid = valid_id(room_id)
@@ -311,7 +331,8 @@ def room_preview(room: Room, viewer: User) -> str:
     else:
         text = message.text
     if room.kind == Room.Kind.GROUP and message.sender_id and message.sender_id != viewer.pk:
-        return f"{message.sender.name}: {text}"
+        sender = cast("User", message.sender)  # sender_id is set: the message has a sender
+        return f"{sender.name}: {text}"
     return text
 
 

@@ -33,6 +33,8 @@ from chat.models import direct_key_for as _direct_key_for
 from redpacket.kernel.errors import DomainError, InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from django.utils.functional import Promise
+
     from redpacket.accounts.models import User
 
 # How many invited names a "X邀请Y、Z加入了群聊" notice spells out before "等N人".
@@ -43,7 +45,7 @@ def _max_members() -> int:
     return int(getattr(settings, "CHAT_GROUP_MAX_MEMBERS", 500))
 
 
-def _invalid(field: str, message: str, *, code: str = "invalid") -> InvalidInput:
+def _invalid(field: str, message: str | Promise, *, code: str = "invalid") -> InvalidInput:
     return InvalidInput(message, code=code, fields={field: message})
 
 
@@ -118,7 +120,7 @@ def room_create_group(*, creator: User, name: str, member_ids: Iterable[int]) ->
     return room
 
 
-def room_get_or_create_direct(*, user: User, other_user_id: int) -> tuple[Room, bool]:
+def room_get_or_create_direct(*, user: User, other_user_id: int | str) -> tuple[Room, bool]:
     """The one direct room of `user` and the other user, created on first use.
 
     Returns (room, created). Refuses a chat with yourself and unknown users (400 on
@@ -268,7 +270,7 @@ def _answerable(invitation_id: object, user: User) -> tuple[Room, Invitation]:
         if invitation_pk is not None
         else None
     )
-    if room_id is None:
+    if room_id is None or invitation_pk is None:
         raise NotFound()
     room = Room.objects.select_for_update().get(pk=room_id)
     invitation = Invitation.objects.select_for_update().get(pk=invitation_pk)

@@ -7,11 +7,11 @@ changes; domain errors become form errors, and a room you are not in is a 404.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,14 +21,26 @@ from chat import selectors, services
 from chat.api.serializers import messages_for_viewer
 from chat.forms import AddMembersForm, DirectForm, GroupCreateForm
 from chat.models import Room
+from redpacket.accounts.requests import SignedInRequest
 from redpacket.accounts.selectors import user_data
 from redpacket.kernel.errors import DomainError, NotFound
 from redpacket.kernel.forms import add_domain_error
 
+if TYPE_CHECKING:
+    from chat.selectors import ListedRoom
+
 ROOM_LIST_LIMIT = 200
 
 
-def _member_room(request: HttpRequest, room_id: int, *, summary: bool = False) -> Room:
+@overload
+def _member_room(
+    request: SignedInRequest, room_id: int, *, summary: Literal[True]
+) -> ListedRoom: ...
+@overload
+def _member_room(
+    request: SignedInRequest, room_id: int, *, summary: Literal[False] = ...
+) -> Room: ...
+def _member_room(request: SignedInRequest, room_id: int, *, summary: bool = False) -> Room:
     try:
         if summary:
             return selectors.room_summary(user=request.user, room_id=room_id)
@@ -58,7 +70,7 @@ def _room_rows(user: Any) -> list[dict[str, Any]]:
 
 @login_required
 @require_GET
-def rooms(request: HttpRequest) -> HttpResponse:
+def rooms(request: SignedInRequest) -> HttpResponse:
     return render(
         request,
         "chat/rooms.html",
@@ -72,7 +84,7 @@ def rooms(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> HttpResponse:
+def invitation_answer(request: SignedInRequest, invitation_id: int, answer: str) -> HttpResponse:
     """Accept (into the room) or decline (back to the list) an invitation from the list."""
     try:
         if answer == "accept":
@@ -88,14 +100,14 @@ def invitation_answer(request: HttpRequest, invitation_id: int, answer: str) -> 
 
 @login_required
 @require_GET
-def rooms_partial(request: HttpRequest) -> HttpResponse:
+def rooms_partial(request: SignedInRequest) -> HttpResponse:
     """The room list's rows alone: the list page polls this to stay current."""
     return render(request, "chat/_room_rows.html", {"rows": _room_rows(request.user)})
 
 
 @login_required
 @require_GET
-def room(request: HttpRequest, room_id: int) -> HttpResponse:
+def room(request: SignedInRequest, room_id: int) -> HttpResponse:
     room = _member_room(request, room_id, summary=True)
     messages, has_more = selectors.message_history_page(room=room, user=request.user)
     initial = {
@@ -135,7 +147,7 @@ def _picked_user_ids(form: Any) -> list[int] | None:
     return [*form.cleaned_data["members"], *(user.pk for user in users)]
 
 
-def _say_invited(request: HttpRequest, invited: list[Any]) -> None:
+def _say_invited(request: SignedInRequest, invited: list[Any]) -> None:
     if invited:
         names = "、".join(user.name for user in invited)
         messages.info(
@@ -145,7 +157,7 @@ def _say_invited(request: HttpRequest, invited: list[Any]) -> None:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
+def room_members(request: SignedInRequest, room_id: int) -> HttpResponse:
     room = _member_room(request, room_id, summary=True)
     members = selectors.room_members(room)
     member_ids = {m.pk for m in members}
@@ -177,7 +189,7 @@ def room_members(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def group_new(request: HttpRequest) -> HttpResponse:
+def group_new(request: SignedInRequest) -> HttpResponse:
     contacts = list(selectors.contacts_for_user(user=request.user))
     form = GroupCreateForm(request.POST or None, contacts=contacts)
     if request.method == "POST" and form.is_valid():
@@ -197,11 +209,11 @@ def group_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def direct_new(request: HttpRequest) -> HttpResponse:
+def direct_new(request: SignedInRequest) -> HttpResponse:
     """Start (or reopen) a direct chat: by username from the form, or a member's `user_id`."""
     form = DirectForm(request.POST or None)
     if request.method == "POST":
-        other_id = request.POST.get("user_id")
+        other_id: int | str | None = request.POST.get("user_id")
         if other_id is None and form.is_valid():
             users, _missing = selectors.users_by_username([form.cleaned_data["username"]])
             if users:

@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
@@ -54,7 +55,8 @@ def wait_for_port(host: str, port: int, *, timeout: float, process: subprocess.P
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"process {process.args[0]} exited with {process.returncode}")
+            command = cast("list[str]", process.args)  # started from a list (`_spawn`)
+            raise RuntimeError(f"process {command[0]} exited with {process.returncode}")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
         time.sleep(0.1)
@@ -335,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     stopping = False
 
-    def _stop(signum, frame):  # type: ignore[no-untyped-def]
+    def _stop(signum, frame):
         nonlocal stopping
         stopping = True
 

@@ -16,7 +16,7 @@ app.autodiscover_tasks()
 
 
 @task_prerun.connect
-def _reuse_sound_connections(task=None, **kwargs):  # type: ignore[no-untyped-def]
+def _reuse_sound_connections(task=None, **kwargs):
     """Before each task in a worker, drop the connections that are broken or older than
     CONN_MAX_AGE (Django's own check around a request); keep the rest. Eager tasks run
     inside their caller's request or transaction and are left alone."""

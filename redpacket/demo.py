@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
@@ -143,7 +144,8 @@ def _seed_campaign(admin: User, report: SeedReport) -> None:
     if campaign is None:
         wallet.wallet_topup(
             user=admin,
-            card=BankCard.objects.filter(user=admin, is_active=True).first(),
+            # `_ensure_wallet` bound one.
+            card=cast(BankCard, BankCard.objects.filter(user=admin, is_active=True).first()),
             amount_fen=DEMO_CAMPAIGN_BUDGET_FEN,
             request_key="demo-topup-campaign",
         )

@@ -32,14 +32,14 @@ if (BASE_DIR / ".env").exists():
 # turns on Django's debug pages, built-in development secrets (key, allocation, PIN), the
 # sandbox bank and SMS, and `seed_demo`. Without it (the default) the process refuses to
 # start unless real secrets are set and the sandbox is allowed or replaced (SPEC §7).
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG: bool = env.bool("DEBUG", default=False)
 # Fixed at load: pytest-django turns DEBUG off while tests run, the mode stays.
 DEVELOPMENT = DEBUG
-SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY: str = env.str("SECRET_KEY", default="")
 # Seeds the keyed stream every lucky share is drawn from (SPEC §3). Kept apart from
 # SECRET_KEY (and never defaulting to it) so rotating session keys does not break the
 # audit of old packets and a leaked or example SECRET_KEY does not reveal shares.
-ALLOCATION_SECRET = env.str("ALLOCATION_SECRET", default="")
+ALLOCATION_SECRET: str = env.str("ALLOCATION_SECRET", default="")
 # Keys the payment PIN's HMAC (SPEC §2, wallet/pin_hash.py): with 10⁶ PINs only a key kept
 # outside the database stops an offline search of a copied table. Newest first: PIN_PEPPER
 # signs; retired ones (PIN_PEPPERS_OLD, comma-separated) still verify, and a hash under one
@@ -55,10 +55,12 @@ if DEVELOPMENT:
 PIN_PEPPERS = [_pin_pepper, *_old_pin_peppers]
 # The sandbox bank and SMS outside development only when asked for (a loopback demo
 # such as `make stack` or the benchmark): it tops up for free and shows SMS codes.
-ALLOW_SANDBOX_PAYMENTS = env.bool("ALLOW_SANDBOX_PAYMENTS", default=DEVELOPMENT)
+ALLOW_SANDBOX_PAYMENTS: bool = env.bool("ALLOW_SANDBOX_PAYMENTS", default=DEVELOPMENT)
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS: list[str] = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
@@ -133,9 +135,9 @@ USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # (CONN_MAX_AGE) are per thread, so they piled up to PostgreSQL's limit (issue #16
 # finding 9). A process never holds more than DB_POOL_MAX_SIZE connections; the whole
 # deployment at most DB_POOL_MAX_SIZE × processes (README "Settings"). 0 turns it off.
-DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
-DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
-DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=10.0)
+DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=10)
+DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=1)
+DB_POOL_TIMEOUT: float = env.float("DB_POOL_TIMEOUT", default=10.0)
 if USING_POSTGRES and DB_POOL_MAX_SIZE > 0:
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
@@ -155,11 +157,11 @@ if not USING_POSTGRES:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, broker, packet gate ----------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL: str = env.str("REDIS_URL", default="")
 # Redis connections one process may hold for the cache, the packet gate and the shake
 # store. A request beyond them waits (up to DB_POOL_TIMEOUT) for a free one: redis-py's
 # plain pool raised "Too many connections" at 100 when daphne ran 200 requests at once.
-REDIS_POOL_MAX_SIZE = env.int("REDIS_POOL_MAX_SIZE", default=50)
+REDIS_POOL_MAX_SIZE: int = env.int("REDIS_POOL_MAX_SIZE", default=50)
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -189,8 +191,8 @@ else:
 # --- Celery ----------------------------------------------------------------------------
 # The broker only carries wake-ups: a claim's "pending" state is committed with the claim,
 # and the sweeper re-queues whatever a lost message left behind.
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
-CELERY_TASK_ALWAYS_EAGER = env.bool(
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+CELERY_TASK_ALWAYS_EAGER: bool = env.bool(
     "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory")
 )
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -220,7 +222,7 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # crediting in the profile (docs/performance.md). Connections are reused instead, and
 # checked before each task as Django checks them around a request (CONN_MAX_AGE, the
 # health check, errors): see redpacket/celery.py.
-CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+CELERY_DB_REUSE_MAX: int = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_BEAT_SCHEDULE = {
     "expire-packets": {"task": "redpacket.tasks.expire_packets", "schedule": 60.0},
     "credit-sweep": {
@@ -244,13 +246,13 @@ LOGOUT_REDIRECT_URL = "login"
 # default) the peer address (REMOTE_ADDR); with N proxies in front, the address the
 # outermost of them saw (the N-th entry of X-Forwarded-For counted from the right).
 # DRF's throttles (NUM_PROXIES) and the sign-in lockout (django-axes, ipware) share it.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # Sign-in lockout (SPEC §7): after LOGIN_FAILURE_LIMIT wrong passwords for one account,
 # from any address, that account cannot sign in for LOGIN_LOCKOUT_MINUTES (API token,
 # login page, admin). Attempts are kept in the database (django-axes).
-AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_ENABLED: bool = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 # By account only: one address may be thousands of phones behind a carrier's NAT, and
 # locking it would lock them all out. Per-address limits are the `auth` throttle's
@@ -271,7 +273,7 @@ AXES_SENSITIVE_PARAMETERS = ["password", "pin", "card_number"]
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # API tokens expire (SPEC §7): a fresh sign-in is needed after this long.
-API_TOKEN_TTL_SECONDS = env.int("API_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
+API_TOKEN_TTL_SECONDS: int = env.int("API_TOKEN_TTL_SECONDS", default=7 * 24 * 3600)
 # One-use websocket tickets (`POST /api/auth/ws-ticket`).
 WS_TICKET_TTL_SECONDS = 60
 
@@ -281,7 +283,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-PASSWORD_HASHERS = env.list(
+PASSWORD_HASHERS: list[str] = env.list(
     "PASSWORD_HASHERS",
     default=[
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -333,7 +335,7 @@ SPECTACULAR_SETTINGS = {
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-TIME_ZONE = env.str("TIME_ZONE", default="Asia/Shanghai")
+TIME_ZONE: str = env.str("TIME_ZONE", default="Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -376,19 +378,19 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 if not DEBUG:
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT: bool = env.bool("SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Off only for a local stack served over plain HTTP on loopback (`make stack`).
-    SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+    SESSION_COOKIE_SECURE: bool = env.bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_SECONDS: int = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
 # --- Product settings (SPEC §2, §3, §5) ------------------------------------------------
-PAYMENTS_SANDBOX = env.bool("PAYMENTS_SANDBOX", default=ALLOW_SANDBOX_PAYMENTS)
-REDPACKET_TTL_SECONDS = env.int("REDPACKET_TTL_SECONDS", default=86400)
-CHAT_GROUP_MAX_MEMBERS = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
+PAYMENTS_SANDBOX: bool = env.bool("PAYMENTS_SANDBOX", default=ALLOW_SANDBOX_PAYMENTS)
+REDPACKET_TTL_SECONDS: int = env.int("REDPACKET_TTL_SECONDS", default=86400)
+CHAT_GROUP_MAX_MEMBERS: int = env.int("CHAT_GROUP_MAX_MEMBERS", default=500)
 
 LOGGING = {
     "version": 1,
@@ -412,46 +414,48 @@ AUTHENTICATION_BACKENDS = [
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # --- Wallet (SPEC §2) ------------------------------------------------------------------
-BANK_GATEWAY = env.str("BANK_GATEWAY", default="wallet.gateway.SandboxGateway")
-SMS_BACKEND = env.str("SMS_BACKEND", default="wallet.gateway.SandboxSms")
-WALLET_MAX_AMOUNT_FEN = env.int("WALLET_MAX_AMOUNT_FEN", default=5_000_000)  # ¥50,000 per op
+BANK_GATEWAY: str = env.str("BANK_GATEWAY", default="wallet.gateway.SandboxGateway")
+SMS_BACKEND: str = env.str("SMS_BACKEND", default="wallet.gateway.SandboxSms")
+WALLET_MAX_AMOUNT_FEN: int = env.int("WALLET_MAX_AMOUNT_FEN", default=5_000_000)  # ¥50,000 per op
 PIN_MAX_ATTEMPTS = 5
 PIN_LOCK_SECONDS = 3 * 3600
 SMS_CODE_TTL_SECONDS = 300
 SMS_CODE_MAX_ATTEMPTS = 5
 # Card-binding SMS per user and per phone number (wallet/sms_limits.py), page and API.
-SMS_SENDS_PER_USER = env.str("SMS_SENDS_PER_USER", default="5/hour")
-SMS_SENDS_PER_PHONE = env.str("SMS_SENDS_PER_PHONE", default="3/hour")
+SMS_SENDS_PER_USER: str = env.str("SMS_SENDS_PER_USER", default="5/hour")
+SMS_SENDS_PER_PHONE: str = env.str("SMS_SENDS_PER_PHONE", default="3/hour")
 
 # --- Red packets (SPEC §3) -------------------------------------------------------------
-REDPACKET_MAX_COUNT = env.int("REDPACKET_MAX_COUNT", default=100)
-REDPACKET_MAX_SHARE_FEN = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
+REDPACKET_MAX_COUNT: int = env.int("REDPACKET_MAX_COUNT", default=100)
+REDPACKET_MAX_SHARE_FEN: int = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
 REDPACKET_GREETING_MAX = 25
 REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
 # Crediting: shares at or above each threshold jump one priority level (大额优先);
 # claims still pending this long are queued again by the sweeper.
 CREDIT_PRIORITY_THRESHOLDS_FEN = [100, 500, 2_000, 10_000]
-CREDIT_SWEEP_AFTER_SECONDS = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
+CREDIT_SWEEP_AFTER_SECONDS: int = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
 # What the credit sweeper looks after (claims, shake wins) and the checks 对账 runs are
 # registered by the apps themselves (their AppConfig.ready; wallet/crediting.py and
 # wallet/reconciliation.py), so wallet names neither packets nor shake.
 
 # A bank payment is in flight between the bank's answer and our commit: statement rows
 # younger than this are compared at the next run.
-RECONCILE_SETTLE_SECONDS = env.int("RECONCILE_SETTLE_SECONDS", default=60)
+RECONCILE_SETTLE_SECONDS: int = env.int("RECONCILE_SETTLE_SECONDS", default=60)
 # A bank operation still pending this long after it was made belongs to a request that
 # died: 对账 asks the bank again under its reference and finishes it.
-BANK_OPERATION_RESOLVE_AFTER_SECONDS = env.int("BANK_OPERATION_RESOLVE_AFTER_SECONDS", default=300)
+BANK_OPERATION_RESOLVE_AFTER_SECONDS: int = env.int(
+    "BANK_OPERATION_RESOLVE_AFTER_SECONDS", default=300
+)
 
 # --- Shake campaigns (SPEC §5) ---------------------------------------------------------
 # Wins a campaign may run ahead of its pace line (count × elapsed ÷ duration).
-SHAKE_BURST = env.int("SHAKE_BURST", default=10)
+SHAKE_BURST: int = env.int("SHAKE_BURST", default=10)
 # Shakes in flight at once across all web processes; beyond it a shake answers "busy".
-SHAKE_MAX_IN_FLIGHT = env.int("SHAKE_MAX_IN_FLIGHT", default=200)
+SHAKE_MAX_IN_FLIGHT: int = env.int("SHAKE_MAX_IN_FLIGHT", default=200)
 # One shake per user per this many milliseconds; faster ones answer "busy" (0: off).
-SHAKE_USER_INTERVAL_MS = env.int("SHAKE_USER_INTERVAL_MS", default=300)
+SHAKE_USER_INTERVAL_MS: int = env.int("SHAKE_USER_INTERVAL_MS", default=300)
 # The remaining count users see is refreshed each time it drops by this % of the packets.
-SHAKE_REMAINING_STEP_PERCENT = env.int("SHAKE_REMAINING_STEP_PERCENT", default=1)
+SHAKE_REMAINING_STEP_PERCENT: int = env.int("SHAKE_REMAINING_STEP_PERCENT", default=1)
 
 # --- Refuse to start with unsafe settings outside development (SPEC §7) ----------------
 if not DEVELOPMENT:

@@ -1,13 +1,13 @@
 from django.contrib import admin
 from django.contrib.auth.views import LogoutView
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from redpacket.accounts import views as account_views
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("", include("redpacket.accounts.api.urls")),
     path("", include("wallet.api.urls")),
     path("", include("chat.api.urls")),

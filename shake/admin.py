@@ -5,6 +5,7 @@ live view of the budget paid by the database against what the fast state has res
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -80,16 +81,16 @@ class TierInline(admin.TabularInline):
             return "-"
         return f"{tier.probability_ppm * 100 / PPM:.4g}%"
 
-    def get_min_num(self, request, obj=None, **kwargs):  # type: ignore[no-untyped-def]
+    def get_min_num(self, request, obj=None, **kwargs):
         # A new campaign starts from SPEC §5's table, each row checked even if untouched.
         return len(DEFAULT_TIERS) if obj is None else None
 
-    def get_formset(self, request, obj=None, **kwargs):  # type: ignore[no-untyped-def]
+    def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         parent_data = request.POST if request.method == "POST" else None
 
         class WithParent(formset):  # type: ignore[misc, valid-type]
-            def __init__(self, *args, **inner):  # type: ignore[no-untyped-def]
+            def __init__(self, *args, **inner):
                 if obj is None and "initial" not in inner:
                     inner["initial"] = [
                         {
@@ -123,8 +124,8 @@ class CampaignForm(forms.ModelForm):
             "win_chance_ppm",
         )
 
-    def clean(self):  # type: ignore[no-untyped-def]
-        data = super().clean()
+    def clean(self):
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         starts_at, ends_at = data.get("starts_at"), data.get("ends_at")
         if starts_at and ends_at and ends_at <= starts_at:
             self.add_error("ends_at", _("结束时间必须晚于开始时间"))
@@ -181,16 +182,16 @@ class CampaignAdmin(admin.ModelAdmin):
         "wins_link",
     )
 
-    def get_form(self, request, obj=None, change=False, **kwargs):  # type: ignore[no-untyped-def]
+    def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         return type(form.__name__, (form,), {"operator": request.user})
 
-    def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
         return (*MONEY_FIELDS, *self.readonly_fields)
 
-    def get_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def get_fields(self, request, obj=None):
         fields = list(CampaignForm.Meta.fields)
         if obj is not None:
             fields += [f for f in self.readonly_fields if f not in fields]
@@ -239,10 +240,10 @@ class CampaignAdmin(admin.ModelAdmin):
         url = reverse("admin:shake_win_changelist") + f"?campaign__id__exact={campaign.pk}"
         return format_html('<a href="{}">{}</a>', url, _("查看全部摇中记录"))
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False  # money went into escrow: a campaign is ended, never deleted
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         if change:
             # Only the terms the form changed, under the campaign's row lock, through the
             # service: never the whole row (a win or an end committed since the form was
@@ -258,7 +259,7 @@ class CampaignAdmin(admin.ModelAdmin):
             form.instance.__dict__.update(edited.__dict__)
         # A new campaign is created (and paid for) with its tiers in save_related.
 
-    def save_related(self, request, form, formsets, change):  # type: ignore[no-untyped-def]
+    def save_related(self, request, form, formsets, change):
         if change:
             super().save_related(request, form, formsets, change)
             services.campaign_terms_changed(campaign_id=form.instance.pk)
@@ -295,7 +296,7 @@ class CampaignAdmin(admin.ModelAdmin):
         for formset in formsets:  # saved by the service, not by the formsets
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):  # type: ignore[no-untyped-def]
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as error:
@@ -304,14 +305,14 @@ class CampaignAdmin(admin.ModelAdmin):
             self.message_user(request, str(error.message), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    def has_start_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_start_permission(self, request) -> bool:
         return request.user.has_perm("shake.start_campaign")
 
-    def has_end_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_end_permission(self, request) -> bool:
         return request.user.has_perm("shake.end_campaign")
 
     @admin.action(description=_("立即开始"), permissions=["start"])
-    def start_now(self, request, queryset):  # type: ignore[no-untyped-def]
+    def start_now(self, request, queryset):
         done = 0
         for campaign in queryset:
             if services.campaign_start(campaign_id=campaign.pk):
@@ -324,7 +325,7 @@ class CampaignAdmin(admin.ModelAdmin):
         )
 
     @admin.action(description=_("立即结束并退款"), permissions=["end"])
-    def end_now(self, request, queryset):  # type: ignore[no-untyped-def]
+    def end_now(self, request, queryset):
         done = 0
         for campaign in queryset:
             if services.campaign_end(campaign_id=campaign.pk, force=True, actor=request.user):
@@ -366,7 +367,7 @@ class SponsorAccountAdmin(admin.ModelAdmin):
     raw_id_fields = ("user",)
     readonly_fields = ("marked_by", "created_at")
 
-    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+    def save_model(self, request, obj, form, change):
         if not change:
             obj.marked_by = request.user
         super().save_model(request, obj, form, change)

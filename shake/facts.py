@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from django.db.models import Count
 
@@ -22,6 +22,24 @@ GRACE = timedelta(days=1)
 FACTS_TTL_MS = 60_000
 
 
+class CampaignFacts(TypedDict):
+    """A campaign's terms as cached (JSON: `sk:{id}:facts`) and passed around (JSON-ready)."""
+
+    id: int
+    name: str
+    greeting: str
+    sponsor: dict[str, Any]  # accounts.selectors.user_data
+    status: str  # Campaign.Status
+    end_reason: str  # Campaign.EndReason, "" while not ended
+    starts_ms: int  # epoch milliseconds
+    ends_ms: int
+    count: int
+    min_share_fen: int
+    per_user_cap: int
+    win_chance_ppm: int
+    tiers: list[list[int]]  # [pk, probability_ppm, min_fen, max_fen], the table as given
+
+
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
@@ -30,7 +48,7 @@ def expire_at_ms(campaign: Campaign) -> int:
     return _ms(campaign.ends_at + GRACE)
 
 
-def facts_of(campaign: Campaign) -> dict[str, Any]:
+def facts_of(campaign: Campaign) -> CampaignFacts:
     """What the shake path and the pages need to know about a campaign (JSON-ready)."""
     return {
         "id": campaign.pk,
@@ -52,14 +70,20 @@ def facts_of(campaign: Campaign) -> dict[str, Any]:
     }
 
 
-def tier_table(facts: dict[str, Any]) -> list[TierRange]:
+def tier_table(facts: CampaignFacts) -> list[TierRange]:
     return [TierRange(ppm, low, high) for _pk, ppm, low, high in facts["tiers"]]
 
 
-def load(campaign_id: int) -> dict[str, Any]:
+def from_store(raw: dict[str, Any] | None) -> CampaignFacts | None:
+    """What the campaign store gives back for the facts (its signatures speak of plain
+    dicts): only `warm` puts facts there, so they are `CampaignFacts`."""
+    return cast("CampaignFacts | None", raw)
+
+
+def load(campaign_id: int) -> CampaignFacts:
     """The campaign's facts: cached, or read from the database and cached."""
     store = campaign_store()
-    cached = store.facts(campaign_id)
+    cached = from_store(store.facts(campaign_id))
     if cached is not None:
         return cached
     campaign = Campaign.objects.select_related("sponsor").filter(pk=campaign_id).first()
@@ -68,10 +92,11 @@ def load(campaign_id: int) -> dict[str, Any]:
     return warm(campaign)
 
 
-def warm(campaign: Campaign) -> dict[str, Any]:
+def warm(campaign: Campaign) -> CampaignFacts:
     """Cache the facts and make sure the fast state exists; returns the facts."""
     facts = facts_of(campaign)
-    campaign_store().put_facts(campaign.pk, facts, FACTS_TTL_MS)
+    # A TypedDict is a plain dict at run time; the store's signature asks for one.
+    campaign_store().put_facts(campaign.pk, cast("dict[str, Any]", facts), FACTS_TTL_MS)
     build_state(campaign)
     return facts
 

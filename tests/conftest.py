@@ -195,10 +195,10 @@ def _is_csp_violation(text: str) -> bool:
     return "CSP violation" in text or "Content Security Policy" in text
 
 
-def watch_csp(context, violations: list[str]) -> None:  # type: ignore[no-untyped-def]
+def watch_csp(context, violations: list[str]) -> None:
     """Collect into `violations` every CSP violation of every page of `context`."""
 
-    def watch(page) -> None:  # type: ignore[no-untyped-def]
+    def watch(page) -> None:
         page.on(
             "console",
             lambda message: (

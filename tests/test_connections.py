@@ -77,11 +77,13 @@ class PeakConnections:
     def _run(self) -> None:
         with psycopg.connect(**self.conninfo) as conn:
             while not self._stop.is_set():
-                (count,) = conn.execute(
+                row = conn.execute(
                     "SELECT count(*) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND application_name = %s",
                     [self.application_name],
                 ).fetchone()
+                assert row is not None  # count(*) answers one row
+                (count,) = row
                 self.peak = max(self.peak, count)
                 self.samples += 1
                 time.sleep(0.005)

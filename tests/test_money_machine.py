@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections import Counter
+from typing import Any
 
 import pytest
 from django.db import DatabaseError, transaction
@@ -79,7 +80,7 @@ class MoneyMachine(RuleBasedStateMachine):
         super().__init__()
         self._atomic = transaction.atomic()
         self._atomic.__enter__()
-        self.sent: dict[tuple[int, str, str], tuple[dict, int, object]] = {}
+        self.sent: dict[tuple[int, str, str], tuple[dict, int, Any]] = {}
         self.keys: list[tuple[int, str]] = []
         self.fail_next_send = False
 
@@ -161,8 +162,8 @@ class MoneyMachine(RuleBasedStateMachine):
         return f"k{len(self.keys)}"
 
     def _post(self, who: int, endpoint: str, body: dict, key: str | None = None):
-        path = PATHS.get(endpoint)
-        headers = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
+        path = PATHS[endpoint]
+        headers: dict[str, Any] = {} if key is None else {"HTTP_IDEMPOTENCY_KEY": key}
         response = self.clients[who].post(path, body, format="json", **headers)
         self._check_answer(endpoint, response)
         if key is not None:

@@ -100,7 +100,7 @@ class Worker:
 
 def wait_until(
     predicate, *, timeout: float, interval: float = 0.2, message: str = "condition"
-) -> float:  # type: ignore[no-untyped-def]
+) -> float:
     """Poll until `predicate()` is true; returns the seconds it took."""
     started = time.monotonic()
     while not predicate():

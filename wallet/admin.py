@@ -118,17 +118,17 @@ class PaymentPinAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("user", "failed_attempts", "locked_until")
     actions = ["unlock"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return obj is None and self.has_unlock_permission(request)
 
-    def has_unlock_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_unlock_permission(self, request) -> bool:
         return request.user.has_perm("wallet.unlock_pin")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
     @admin.action(description=_("解除支付密码锁定"), permissions=["unlock"])
-    def unlock(self, request, queryset):  # type: ignore[no-untyped-def]
+    def unlock(self, request, queryset):
         for pin in queryset:
             PaymentPin.objects.filter(pk=pin.pk).update(failed_attempts=0, locked_until=None)
             log_operator_action(self, request, pin, "解除支付密码锁定")
@@ -180,7 +180,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     # Adds "立即对账" above the list: it works with no run yet, where an action cannot.
     change_list_template = "admin/wallet/reconciliationrun/change_list.html"
 
-    def get_urls(self):  # type: ignore[no-untyped-def]
+    def get_urls(self):
         run_now = path(
             "run-now/",
             self.admin_site.admin_view(self.run_now_view),
@@ -188,7 +188,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         return [run_now, *super().get_urls()]
 
-    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+    def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_run": self.has_run_permission(request)}
         return super().changelist_view(request, extra_context)
 
@@ -208,14 +208,14 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         transaction.on_commit(lambda: reconcile.delay(run.pk))
         self.message_user(request, _("已开始对账，完成后显示在列表中。"), messages.SUCCESS)
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return obj is None and self.has_run_permission(request)
 
-    def has_run_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_run_permission(self, request) -> bool:
         return request.user.has_perm("wallet.run_reconciliation")
 
     @admin.action(description=_("立即重新对账"), permissions=["run"])
-    def run_again(self, request, queryset):  # type: ignore[no-untyped-def]
+    def run_again(self, request, queryset):
         self._start(request)
 
 

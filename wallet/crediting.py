@@ -132,13 +132,16 @@ def _mark_credited(model: type[models.Model], pk: int) -> tuple[int, int] | None
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
+        field = meta.get_field(name)
+        # A concrete field of the model: a Field, with its column (not a reverse relation).
+        assert isinstance(field, models.Field) and field.column is not None
+        return quote(field.column)
 
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(meta.db_table)}"
             f" SET {column('credit_status')} = %s, {column('credited_at')} = %s"
-            f" WHERE {quote(meta.pk.column)} = %s AND {column('credit_status')} = %s"
+            f" WHERE {column(meta.pk.name)} = %s AND {column('credit_status')} = %s"
             f" RETURNING {column('user')}, {column('amount_fen')}",
             [CREDITED, connection.ops.adapt_datetimefield_value(timezone.now()), pk, PENDING],
         )

@@ -1,6 +1,7 @@
 """Wallet page forms. Amounts are typed in yuan and become integer fen here."""
 
 import uuid
+from typing import cast
 
 from django import forms
 from django.conf import settings
@@ -14,7 +15,7 @@ class YuanField(forms.CharField):
 
     default_error_messages = {"invalid": _("请输入正确的金额，最多两位小数")}
 
-    def __init__(self, *, min_fen: int = 1, max_fen: int | None = None, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *, min_fen: int = 1, max_fen: int | None = None, **kwargs):
         self.min_fen, self.max_fen = min_fen, max_fen
         kwargs.setdefault(
             "widget",
@@ -24,7 +25,7 @@ class YuanField(forms.CharField):
         )
         super().__init__(**kwargs)
 
-    def clean(self, value):  # type: ignore[no-untyped-def]
+    def clean(self, value):
         value = super().clean(value)
         if value in self.empty_values:
             return None
@@ -43,7 +44,7 @@ class YuanField(forms.CharField):
 
 
 class PinField(forms.CharField):
-    def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, **kwargs):
         kwargs.setdefault("label", _("支付密码"))
         kwargs.setdefault(
             "widget",
@@ -64,7 +65,7 @@ class IdempotentForm(forms.Form):
 
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=64)
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
@@ -81,7 +82,7 @@ class CardBindForm(forms.Form):
         label=_("银行预留手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
     )
 
-    def __init__(self, *args, needs_pin: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, needs_pin: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if needs_pin:
             self.fields["pin"] = PinField(label=_("设置6位支付密码"))
@@ -97,7 +98,7 @@ class CardVerifyForm(forms.Form):
 
 
 class _PaymentForm(IdempotentForm):
-    def __init__(self, *args, needs_pin: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, needs_pin: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         if needs_pin:
             self.fields["pin"] = PinField()
@@ -107,9 +108,11 @@ class CardPaymentForm(_PaymentForm):
     card_id = forms.TypedChoiceField(label=_("银行卡"), coerce=int)
     amount_fen = YuanField(label=_("金额（元）"), max_fen=settings.WALLET_MAX_AMOUNT_FEN)
 
-    def __init__(self, *args, cards=(), **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, cards=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["card_id"].choices = [(card.pk, str(card)) for card in cards]
+        cast(forms.ChoiceField, self.fields["card_id"]).choices = [
+            (card.pk, str(card)) for card in cards
+        ]
         self.order_fields(["card_id", "amount_fen", "pin"])
 
 
@@ -118,6 +121,6 @@ class TransferForm(_PaymentForm):
     amount_fen = YuanField(label=_("金额（元）"), max_fen=settings.WALLET_MAX_AMOUNT_FEN)
     note = forms.CharField(label=_("转账说明"), max_length=60, required=False)
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.order_fields(["recipient", "amount_fen", "note", "pin"])

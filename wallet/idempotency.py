@@ -65,7 +65,7 @@ def _digest(purpose: str, value: str) -> str:
 def request_fingerprint(scope: str, data: Mapping[str, Any]) -> str:
     """A keyed digest of what the request asks for, secrets left out."""
     if hasattr(data, "lists"):
-        data = {name: values for name, values in data.lists()}  # type: ignore[attr-defined]
+        data = {name: values for name, values in data.lists()}
     payload = json.dumps(
         [scope, {name: value for name, value in data.items() if name not in SECRET_FIELDS}],
         sort_keys=True,
@@ -196,7 +196,7 @@ class IdempotentMixin:
         match = request.resolver_match
         return f"api:{match.view_name if match else type(self).__name__}"
 
-    def initial(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         self.idempotency_record = None
         if request.method == "POST":
@@ -209,12 +209,12 @@ class IdempotentMixin:
                 fingerprint=request_fingerprint(scope, data),
             )
 
-    def handle_exception(self, exc):  # type: ignore[no-untyped-def]
+    def handle_exception(self, exc):
         if isinstance(exc, IdempotentReplay):
             return Response(exc.body, status=exc.status, headers={REPLAY_HEADER: "true"})
         return super().handle_exception(exc)  # type: ignore[misc]
 
-    def finalize_response(self, request, response, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         record, self.idempotency_record = self.idempotency_record, None
         if record is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
@@ -56,9 +57,10 @@ def ledger_for(*, user: User) -> QuerySet[Entry]:
 
 def system_balance(kind: str) -> int:
     """A system account's balance: the sum of its entries (it keeps no running balance)."""
-    return Entry.objects.filter(account__kind=kind).aggregate(total=Coalesce(Sum("amount_fen"), 0))[
-        "total"
-    ]
+    total: int = Entry.objects.filter(account__kind=kind).aggregate(
+        total=Coalesce(Sum("amount_fen"), 0)
+    )["total"]
+    return total
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,8 @@ def ledger_findings() -> list[Finding]:
                     str(account.balance_fen),
                 )
             )
-        if account.balance_fen < 0:
+        # A user wallet always keeps a balance (the account's CHECK): never None here.
+        if cast(int, account.balance_fen) < 0:
             findings.append(
                 Finding(
                     "negative_balance", f"account {account.pk}", ">= 0", str(account.balance_fen)

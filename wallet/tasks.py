@@ -42,7 +42,7 @@ def credit_sweep() -> int:
 
 
 @worker_ready.connect
-def _sweep_when_a_worker_starts(sender=None, **kwargs):  # type: ignore[no-untyped-def]
+def _sweep_when_a_worker_starts(sender=None, **kwargs):
     # A worker that starts may be replacing one that died holding unacknowledged
     # credits: look for stale pending credits at once rather than at the next beat.
     credit_sweep.delay()

@@ -66,7 +66,7 @@ def card_verify(request, binding_id):
     return render(request, "wallet/card_verify.html", context)
 
 
-def _pay(request, form, pay, template, title):  # type: ignore[no-untyped-def]
+def _pay(request, form, pay, template, title):
     """A payment form through the API's idempotency rules: its hidden key is scoped to
     this page and user, a resubmission replays the first answer, another body with the
     same key is refused."""
@@ -93,7 +93,7 @@ def _pay(request, form, pay, template, title):  # type: ignore[no-untyped-def]
     return render(request, template, {"form": form, "title": title})
 
 
-def _card_payment_page(request, payment, title):  # type: ignore[no-untyped-def]
+def _card_payment_page(request, payment, title):
     """Top-up and withdraw: between the user's change and one of their cards."""
     summary = selectors.wallet_summary(user=request.user)
     if not summary.cards:

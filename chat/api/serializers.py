@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -23,11 +23,15 @@ from chat.models import MESSAGE_MAX_LENGTH, ROOM_NAME_MAX_LENGTH, Message, Room
 from redpacket.accounts.api.serializers import UserSerializer
 from redpacket.accounts.selectors import user_data
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+    from django_stubs_ext import StrOrPromise
+
 _MAX_ID = 2**63 - 1
 
 
-def _message_label(field: str) -> str:
-    return Message._meta.get_field(field).verbose_name
+def _message_label(field: str) -> StrOrPromise:
+    return cast("Field[Any, Any]", Message._meta.get_field(field)).verbose_name  # a column
 
 
 def _id_field(**kwargs: Any) -> serializers.IntegerField:
@@ -95,7 +99,10 @@ class RoomSerializer(serializers.Serializer):
 
     @extend_schema_field(UserSerializer(many=True))
     def get_members(self, room: Room) -> list[dict[str, Any]]:
-        return UserSerializer(selectors.room_members(room), many=True).data  # type: ignore[return-value]
+        # many=True: a list (the stubs give every serializer's data as a dict).
+        return cast(
+            "list[dict[str, Any]]", UserSerializer(selectors.room_members(room), many=True).data
+        )
 
     @extend_schema_field(OpenApiTypes.INT)
     def get_unread(self, room: Room) -> int:

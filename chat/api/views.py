@@ -7,7 +7,6 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from chat import selectors, services
 from chat.api import serializers as s
 from chat.throttles import ChatMessageThrottle
+from redpacket.accounts.requests import SignedInApiRequest
 from redpacket.kernel.api import ErrorSerializer, NextPagination
 
 _ERRORS = {
@@ -25,7 +25,11 @@ _ERRORS = {
 
 
 def _room_out(
-    request: Request, room_id: int, http_status: int = 200, *, invited: list[Any] | None = None
+    request: SignedInApiRequest,
+    room_id: int,
+    http_status: int = 200,
+    *,
+    invited: list[Any] | None = None,
 ) -> Response:
     """The room as the caller sees it; with `invited` (a create or an add), the room plus
     who got an invitation instead of joining."""
@@ -42,7 +46,7 @@ class RoomListApi(APIView):
         summary="The caller's rooms, most recently active first",
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInApiRequest) -> Response:
         paginator = NextPagination()
         page = paginator.paginate_queryset(
             selectors.rooms_for_user(user=request.user), request, view=self
@@ -62,7 +66,7 @@ class RoomListApi(APIView):
         },
         summary="Create a group room, or get-or-create the direct room with one user",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: SignedInApiRequest) -> Response:
         data = s.RoomCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -84,7 +88,7 @@ class RoomDetailApi(APIView):
         operation_id="rooms_retrieve",
         responses={200: s.RoomSerializer, 401: _ERRORS[401], 404: _ERRORS[404]},
     )
-    def get(self, request: Request, room_id: int) -> Response:
+    def get(self, request: SignedInApiRequest, room_id: int) -> Response:
         return _room_out(request, room_id)
 
 
@@ -98,7 +102,7 @@ class RoomMembersApi(APIView):
             " (400 `direct_room` for a direct room)"
         ),
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.RoomMembersInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -118,7 +122,7 @@ class RoomMessagesApi(APIView):
         responses={200: s.MessagePageSerializer, **_ERRORS},
         summary="A page of history, newest first; `next` pages further back",
     )
-    def get(self, request: Request, room_id: int) -> Response:
+    def get(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         query = s.MessageHistoryQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -148,7 +152,7 @@ class RoomMessagesApi(APIView):
         },
         summary="Post a text message",
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.MessageInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -166,7 +170,7 @@ class RoomReadApi(APIView):
         responses={204: None, **_ERRORS},
         summary="Mark messages up to `message_id` as read (the unread count)",
     )
-    def post(self, request: Request, room_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, room_id: int) -> Response:
         room = selectors.room_for_member(user=request.user, room_id=room_id)
         data = s.ReadInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -183,7 +187,7 @@ class InvitationListApi(APIView):
         summary="The caller's pending group invitations, newest first",
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: SignedInApiRequest) -> Response:
         paginator = NextPagination()
         page = paginator.paginate_queryset(
             selectors.pending_invitations(user=request.user), request, view=self
@@ -205,7 +209,7 @@ class InvitationAcceptApi(APIView):
         responses={200: s.RoomSerializer, **_INVITATION_ERRORS},
         summary="Join the group of a pending invitation",
     )
-    def post(self, request: Request, invitation_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, invitation_id: int) -> Response:
         room = services.invitation_accept(invitation_id=invitation_id, user=request.user)
         return _room_out(request, room.pk)
 
@@ -217,6 +221,6 @@ class InvitationDeclineApi(APIView):
         responses={204: None, **_INVITATION_ERRORS},
         summary="Decline a pending invitation",
     )
-    def post(self, request: Request, invitation_id: int) -> Response:
+    def post(self, request: SignedInApiRequest, invitation_id: int) -> Response:
         services.invitation_decline(invitation_id=invitation_id, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,7 +13,7 @@ class AccountsConfig(AppConfig):
 
         # Cache coherence only (no business logic): a saved user must not be served stale
         # from the authentication cache (password change, deactivation, new name).
-        def _forget(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+        def _forget(sender, instance, **kwargs):
             forget_user(instance.pk)
 
         post_save.connect(_forget, sender=User, dispatch_uid="accounts.forget_user.save")
@@ -21,7 +21,7 @@ class AccountsConfig(AppConfig):
 
         # A token deleted anywhere (sign-out, admin, a user's deletion) leaves the cache
         # at once, not when its cache entry would age out.
-        def _forget_token(sender, instance, **kwargs):  # type: ignore[no-untyped-def]
+        def _forget_token(sender, instance, **kwargs):
             forget_token(instance.digest)
 
         post_delete.connect(

@@ -104,7 +104,7 @@ def user_for_token(key: str) -> User | None:
 class ExpiringTokenAuthentication(TokenAuthentication):
     """`Authorization: Token <key>` against ApiToken (digests, expiry, password mark)."""
 
-    def authenticate_credentials(self, key):  # type: ignore[no-untyped-def]
+    def authenticate_credentials(self, key):
         user = user_for_token(key)
         if user is None:
             raise AuthenticationFailed("Invalid token.")
@@ -114,6 +114,6 @@ class ExpiringTokenAuthentication(TokenAuthentication):
 class CachedModelBackend(ModelBackend):
     """Session users come from the cache too (the session itself is cached_db)."""
 
-    def get_user(self, user_id):  # type: ignore[no-untyped-def]
+    def get_user(self, user_id):
         user = cached_user(int(user_id))
         return user if self.user_can_authenticate(user) else None

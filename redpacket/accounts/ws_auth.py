@@ -16,7 +16,7 @@ from channels.middleware import BaseMiddleware
 from redpacket.accounts.services import ws_ticket_redeem
 
 
-async def _refuse(receive, send) -> None:  # type: ignore[no-untyped-def]
+async def _refuse(receive, send) -> None:
     """Turn the handshake down (an HTTP 403 to the client), as a consumer's close does."""
     message = await receive()
     if message.get("type") == "websocket.connect":
@@ -26,7 +26,7 @@ async def _refuse(receive, send) -> None:  # type: ignore[no-untyped-def]
 class TicketAuthMiddleware(BaseMiddleware):
     """Sets scope["user"] from `?ticket=` when given; otherwise the session decides."""
 
-    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+    async def __call__(self, scope, receive, send):
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         if "token" in query:
             return await _refuse(receive, send)

@@ -8,19 +8,19 @@ from django.http import HttpRequest
 class ReadOnlyAdminMixin:
     """Operators see these rows but never edit them (the ledger, claims, statements)."""
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request, obj=None):
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
 def log_operator_action(
     model_admin: admin.ModelAdmin, request: HttpRequest, obj, what: str
-) -> None:  # type: ignore[type-arg, no-untyped-def]
+) -> None:
     """Record an operator's money or lock action in Django's admin log (who, what, when,
     on which row): the ops view of who did what (admin → 操作日志)."""
     model_admin.log_change(request, obj, what)

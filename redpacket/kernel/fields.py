@@ -13,7 +13,7 @@ class FenField(serializers.IntegerField):
         "max_value": _("金额不能超过 {max_value} 分"),
     }
 
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+    def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
@@ -24,7 +24,7 @@ class StrictIntegerField(serializers.IntegerField):
 
     default_error_messages = {"invalid": _("必须是整数")}
 
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+    def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)

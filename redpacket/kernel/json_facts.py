@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 # The shortest TTL a document gets: a caller's smaller (or negative) TTL is raised to this.
@@ -30,7 +31,7 @@ def decode(raw: bytes | str | None) -> dict[str, Any] | None:
 
 class JsonFacts(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
-    def put(self, key: str, facts: dict[str, Any], ttl_ms: int) -> None: ...
+    def put(self, key: str, facts: Mapping[str, Any], ttl_ms: int) -> None: ...
     def drop(self, key: str) -> None: ...
     def clear(self) -> None: ...
 
@@ -44,7 +45,7 @@ class RedisJsonFacts:
     def get(self, key: str) -> dict[str, Any] | None:
         return decode(self.redis.get(key))
 
-    def put(self, key: str, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put(self, key: str, facts: Mapping[str, Any], ttl_ms: int) -> None:
         self.redis.set(key, json.dumps(facts), px=max(ttl_ms, MIN_TTL_MS))
 
     def drop(self, key: str) -> None:
@@ -74,7 +75,7 @@ class LocalJsonFacts:
                 return None
             return json.loads(entry[0])
 
-    def put(self, key: str, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put(self, key: str, facts: Mapping[str, Any], ttl_ms: int) -> None:
         deadline = time.monotonic() + max(ttl_ms, MIN_TTL_MS) / 1000
         with self._lock:
             self._entries[key] = (json.dumps(facts), deadline)

@@ -19,10 +19,10 @@ class ApiUtcMiddleware:
     every API time comes out as ISO 8601 UTC ("…Z"), and a time sent without an offset is
     read as UTC, in every serializer, present and future."""
 
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request):  # type: ignore[no-untyped-def]
+    def __call__(self, request):
         if not request.path_info.startswith("/api/"):
             return self.get_response(request)
         with timezone.override(dt.UTC):
@@ -30,13 +30,13 @@ class ApiUtcMiddleware:
 
 
 class DomainErrorMiddleware:
-    def __init__(self, get_response):  # type: ignore[no-untyped-def]
+    def __init__(self, get_response):
         self.get_response = get_response
 
-    def __call__(self, request):  # type: ignore[no-untyped-def]
+    def __call__(self, request):
         return self.get_response(request)
 
-    def process_exception(self, request, exception):  # type: ignore[no-untyped-def]
+    def process_exception(self, request, exception):
         if isinstance(exception, DomainError):
             return render(
                 request, "error.html", {"title": str(exception.message)}, status=exception.status

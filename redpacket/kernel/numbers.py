@@ -8,13 +8,15 @@ is a clear "invalid", never an exception.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 ASCII_DIGITS = frozenset("0123456789")
 # Longer than any id, amount or count the product has (bigint is 19 digits): a longer
 # run of digits is refused before int() spends time on it.
 MAX_DIGITS = 19
 
 
-def is_ascii_digits(text: object, *, max_length: int | None = None) -> bool:
+def is_ascii_digits(text: object, *, max_length: int | None = None) -> TypeGuard[str]:
     """True for a non-empty str of the ASCII digits 0-9 only (and at most `max_length`)."""
     if not isinstance(text, str) or not text:
         return False
@@ -28,4 +30,4 @@ def parse_int(text: object, *, max_digits: int = MAX_DIGITS) -> int | None:
     more than `max_digits` digits)."""
     if not is_ascii_digits(text, max_length=max_digits):
         return None
-    return int(text)  # type: ignore[arg-type]
+    return int(text)

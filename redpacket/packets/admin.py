@@ -44,15 +44,15 @@ class PacketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def total(self, packet: Packet) -> str:
         return yuan(packet.total_fen)
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request, obj=None):
         # Read-only; the change list allows the action to holders of its permission.
         return obj is None and self.has_expire_permission(request)
 
-    def has_expire_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
+    def has_expire_permission(self, request) -> bool:
         return request.user.has_perm("redpacket.expire_packet")
 
     @admin.action(description=_("立即过期并退款"), permissions=["expire"])
-    def expire_and_refund(self, request, queryset):  # type: ignore[no-untyped-def]
+    def expire_and_refund(self, request, queryset):
         done = 0
         for packet in queryset:
             if services.packet_expire(packet_id=packet.pk, force=True, actor=request.user):

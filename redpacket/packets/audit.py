@@ -5,6 +5,8 @@ supplies the packets' rows and the per-packet checks (shares, counts, allocation
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce
@@ -70,7 +72,7 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
 
 def _allocation_findings(packet: Packet, secret: bytes) -> list[Finding]:
     if packet.kind == Packet.Kind.NORMAL:
-        expected = [packet.share_fen] * packet.count
+        expected: Sequence[int | None] = [packet.share_fen] * packet.count
     else:
         expected = lucky_shares(
             total_fen=packet.total_fen,

@@ -3,8 +3,8 @@ in-process) so the grab check needs no SQL. Rebuilt from the database when missi
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.utils import timezone
@@ -19,7 +19,27 @@ GRACE = timedelta(days=1)
 FACTS_TTL_MS = 5 * 60 * 1000
 
 
-def _ttl_ms(expires_at) -> int:  # type: ignore[no-untyped-def]
+class PacketFacts(TypedDict):
+    """A packet's facts as cached (JSON: `rp:{id}:facts`) and passed around: the same for
+    every viewer, plus what the grab and open checks need."""
+
+    id: int
+    room_id: int
+    room_ids: list[int]  # every room it was posted in (its own, and where forwarded)
+    kind: str  # Packet.Kind
+    sender: dict[str, Any]  # accounts.selectors.user_data
+    sender_id: int
+    greeting: str
+    count: int
+    total_fen: int
+    share_fen: int | None  # None for a lucky packet
+    created_at: str  # ISO 8601
+    expires_at: str  # ISO 8601
+    expires_ts: float  # expires_at as a POSIX timestamp
+    status: str  # Packet.Status as stored (expiry is applied by the reader)
+
+
+def _ttl_ms(expires_at: datetime) -> int:
     return max(int((expires_at + GRACE - timezone.now()).total_seconds() * 1000), 1000)
 
 
@@ -36,7 +56,7 @@ def packet_room_ids(packet_id: int) -> list[int]:
     )
 
 
-def facts_of(packet: Packet, room_ids: list[int] | None = None) -> dict[str, Any]:
+def facts_of(packet: Packet, room_ids: list[int] | None = None) -> PacketFacts:
     """The packet as every viewer may see it (no per-viewer fields), plus what the checks need."""
     return {
         "id": packet.pk,
@@ -56,9 +76,7 @@ def facts_of(packet: Packet, room_ids: list[int] | None = None) -> dict[str, Any
     }
 
 
-def warm(
-    packet: Packet, room_ids: list[int] | None = None, *, sent: bool = False
-) -> dict[str, Any]:
+def warm(packet: Packet, room_ids: list[int] | None = None, *, sent: bool = False) -> PacketFacts:
     """Cache the packet's facts and make sure its gate exists; returns the facts.
 
     `sent`: called right after the packet was sent, when no share can exist yet (a share
@@ -86,7 +104,7 @@ def build_gate(packet: Packet, *, opened: dict[int, int] | None = None) -> None:
     )
 
 
-def load(packet_id: int) -> dict[str, Any] | None:
+def load(packet_id: int) -> PacketFacts | None:
     """Facts from the database (warming the store), or None if there is no such packet."""
     packet = Packet.objects.select_related("sender").filter(pk=packet_id).first()
     return warm(packet) if packet is not None else None

@@ -3,7 +3,8 @@ rules are `rules.send_errors`, applied by `packet_send`, whose errors the page s
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -51,13 +52,13 @@ class PacketSendForm(IdempotentForm):
         *args: Any,
         is_direct: bool,
         balance_text: str,
-        cards: list[Any] = (),  # type: ignore[assignment]
+        cards: Sequence[Any] = (),
         needs_pin: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.is_direct = is_direct
-        self.fields["pay_with"].choices = [
+        cast(forms.ChoiceField, self.fields["pay_with"]).choices = [
             (BALANCE, _("零钱（剩余%(balance)s）") % {"balance": balance_text}),
             *((str(card.pk), str(card)) for card in cards),
         ]
@@ -80,7 +81,7 @@ class PacketSendForm(IdempotentForm):
         return raw if raw in (rules.LUCKY, rules.NORMAL) else rules.LUCKY
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
         if self.is_direct:
             data["kind"], data["count"], data["total_fen"] = rules.NORMAL, 1, None
         elif not data.get("kind"):

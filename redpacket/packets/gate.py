@@ -21,11 +21,14 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from django.conf import settings
 
 from redpacket.kernel.json_facts import LocalJsonFacts, RedisJsonFacts, decode
+
+if TYPE_CHECKING:
+    from redpacket.packets.facts import PacketFacts
 
 
 class Admission(enum.StrEnum):
@@ -39,7 +42,7 @@ class Admission(enum.StrEnum):
 class Snapshot:
     """What the grab check needs, read in one round trip."""
 
-    facts: dict[str, Any] | None  # None: not cached
+    facts: PacketFacts | None  # None: not cached
     left: int | None  # None: the gate is missing
     my_amount: int | None  # the caller's share once opened
 
@@ -48,7 +51,7 @@ class Snapshot:
 class PacketState:
     """What every viewer's grab check needs, for all viewers at once (the fan-out)."""
 
-    facts: dict[str, Any] | None
+    facts: PacketFacts | None
     left: int | None
     shares: dict[int, int | None]  # admitted user → share (None until opened)
 
@@ -60,7 +63,7 @@ class PacketState:
 class PacketStore(Protocol):
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot: ...
     def state(self, packet_id: int) -> PacketState: ...
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None: ...
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None: ...
     def drop_facts(self, packet_id: int) -> None: ...
     def build_gate(
         self, packet_id: int, left: int, opened: dict[int, int], ttl_ms: int
@@ -71,6 +74,11 @@ class PacketStore(Protocol):
     def restore(self, packet_id: int, user_id: int, amount_fen: int) -> None: ...
     def close(self, packet_id: int) -> None: ...
     def clear(self) -> None: ...
+
+
+def _packet_facts(found: dict[str, Any] | None) -> PacketFacts | None:
+    """Facts as stored: written only by `put_facts`, so they have its shape."""
+    return cast("PacketFacts | None", found)
 
 
 def _keys(packet_id: int) -> tuple[str, str, str]:
@@ -140,7 +148,7 @@ return 1
 def _amount(raw: bytes | str | None) -> int | None:
     if raw in (None, b"", ""):
         return None
-    return int(raw)  # type: ignore[arg-type]
+    return int(raw)
 
 
 class RedisPacketStore:
@@ -164,7 +172,7 @@ class RedisPacketStore:
         pipe.hget(who_key, str(user_id))
         facts, left, mine = pipe.execute()
         return Snapshot(
-            facts=decode(facts),
+            facts=_packet_facts(decode(facts)),
             left=int(left) if left is not None else None,
             my_amount=_amount(mine),
         )
@@ -177,12 +185,12 @@ class RedisPacketStore:
         pipe.hgetall(who_key)
         facts, left, who = pipe.execute()
         return PacketState(
-            facts=decode(facts),
+            facts=_packet_facts(decode(facts)),
             left=int(left) if left is not None else None,
             shares={int(user): _amount(amount) for user, amount in who.items()},
         )
 
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None:
         self._facts.put(_keys(packet_id)[2], facts, ttl_ms)
 
     def drop_facts(self, packet_id: int) -> None:
@@ -238,19 +246,19 @@ class LocalPacketStore:
 
     def snapshot(self, packet_id: int, user_id: int) -> Snapshot:
         with self._lock:
-            facts = self._facts.get(_keys(packet_id)[2])
+            facts = _packet_facts(self._facts.get(_keys(packet_id)[2]))
             left = self._live_left(packet_id)
             mine = self._who.get(packet_id, {}).get(user_id) if left is not None else None
             return Snapshot(facts=facts, left=left, my_amount=mine)
 
     def state(self, packet_id: int) -> PacketState:
         with self._lock:
-            facts = self._facts.get(_keys(packet_id)[2])
+            facts = _packet_facts(self._facts.get(_keys(packet_id)[2]))
             left = self._live_left(packet_id)
             shares = dict(self._who.get(packet_id, {})) if left is not None else {}
             return PacketState(facts=facts, left=left, shares=shares)
 
-    def put_facts(self, packet_id: int, facts: dict[str, Any], ttl_ms: int) -> None:
+    def put_facts(self, packet_id: int, facts: PacketFacts, ttl_ms: int) -> None:
         self._facts.put(_keys(packet_id)[2], facts, ttl_ms)
 
     def drop_facts(self, packet_id: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -14,13 +14,23 @@ from chat.hooks import register_message_decorator
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
 from redpacket.packets import errors, facts, rules
+from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import PacketStore, Snapshot, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import public_packet
 from redpacket.packets.services.open import member_room
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
-def _viewer_state(packet_facts: dict[str, Any], left: int | None) -> str:
+
+class ClaimedCount(TypedDict):
+    """What `packets_sent` puts on each packet."""
+
+    claimed_count: int
+
+
+def _viewer_state(packet_facts: PacketFacts, left: int | None) -> str:
     status = rules.effective_status(
         packet_facts["status"], packet_facts["expires_ts"], timezone.now().timestamp()
     )
@@ -29,7 +39,7 @@ def _viewer_state(packet_facts: dict[str, Any], left: int | None) -> str:
     return status
 
 
-def packet_for_viewer(packet_facts: dict[str, Any], status: str, viewer: User) -> dict[str, Any]:
+def packet_for_viewer(packet_facts: PacketFacts, status: str, viewer: User) -> dict[str, Any]:
     """API.md's packet for one viewer: `total_fen` only for the sender."""
     data = public_packet(packet_facts)
     data["status"] = status
@@ -65,7 +75,7 @@ def packet_view(*, user: User, packet_id: int) -> dict[str, Any]:
     }
 
 
-def _packet_visible(packet: Packet, user: User) -> dict[str, Any]:
+def _packet_visible(packet: Packet, user: User) -> PacketFacts:
     packet_facts = facts.facts_of(packet)
     if member_room(packet_facts, user.pk) is None:
         raise errors.PacketNotFound()
@@ -185,7 +195,7 @@ def packets_sent(*, user: User, year: int) -> dict[str, Any]:
     return {"total_fen": totals["total"], "count": totals["count"], "packets": packets}
 
 
-def sent_row(packet: Packet) -> dict[str, Any]:
+def sent_row(packet: WithAnnotations[Packet, ClaimedCount]) -> dict[str, Any]:
     status = rules.effective_status(
         packet.status, packet.expires_at.timestamp(), timezone.now().timestamp()
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import selectors as chat_selectors
 from chat.models import Room
+from redpacket.accounts.requests import SignedInRequest
 from redpacket.kernel.errors import DomainError
 from redpacket.kernel.forms import add_domain_error
 from redpacket.kernel.money import parse_yuan, yuan, yuan_plain
@@ -48,7 +49,7 @@ def _room_choices(user: Any) -> list[dict[str, Any]]:
     ]
 
 
-def _back_room_id(request: HttpRequest, packet: dict[str, Any]) -> int | None:
+def _back_room_id(request: SignedInRequest, packet: dict[str, Any]) -> int | None:
     """The room the result page's back arrow returns to: the one the viewer came from
     (`?room=`), else the packet's own room, if the viewer is in it."""
     for candidate in (request.GET.get("room"), packet["room_id"]):
@@ -68,7 +69,7 @@ def _sender_name(sender: dict[str, Any]) -> str:
     return sender.get("display_name") or sender.get("username") or ""
 
 
-def open_card_context(request: HttpRequest, packet_id: int) -> dict[str, Any]:
+def open_card_context(request: SignedInRequest, packet_id: int) -> dict[str, Any]:
     """What the open (拆) card shows: the grab check (`packet_view`, as the API's
     `GET /api/packets/<id>`) and SPEC §4's cell for it (`rules.open_page`)."""
     view = selectors.packet_view(user=request.user, packet_id=packet_id)
@@ -98,7 +99,7 @@ def open_card_context(request: HttpRequest, packet_id: int) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def send_pick_room(request: HttpRequest) -> HttpResponse:
+def send_pick_room(request: SignedInRequest) -> HttpResponse:
     """钱包 → 红包 → 发红包: pick the room first."""
     return render(
         request,
@@ -107,7 +108,7 @@ def send_pick_room(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _switched_initial(request: HttpRequest, form: PacketSendForm) -> dict[str, Any]:
+def _switched_initial(request: SignedInRequest, form: PacketSendForm) -> dict[str, Any]:
     """The no-JS "改为普通红包 / 改为拼手气红包" button: the same form in the other kind,
     keeping what was typed (`rules.switch_kind`)."""
     to_kind = rules.NORMAL if request.POST.get("switch") == rules.NORMAL else rules.LUCKY
@@ -130,14 +131,14 @@ def _switched_initial(request: HttpRequest, form: PacketSendForm) -> dict[str, A
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def send(request: HttpRequest, room_id: int) -> HttpResponse:
+def send(request: SignedInRequest, room_id: int) -> HttpResponse:
     """发红包 in a room. With JavaScript the page pays through `POST /api/packets` (the pay
     sheet); without, the form posts here and `packet_send` decides the same way."""
     room = chat_selectors.room_for_member(user=request.user, room_id=room_id)
     is_direct = room.kind == Room.Kind.DIRECT
     wallet = wallet_summary(user=request.user)
     member_count = len(chat_selectors.room_member_ids(room.pk))
-    form_kwargs = {
+    form_kwargs: dict[str, Any] = {
         "is_direct": is_direct,
         "balance_text": yuan(wallet.balance_fen),
         "cards": wallet.cards,
@@ -148,6 +149,7 @@ def send(request: HttpRequest, room_id: int) -> HttpResponse:
         form = PacketSendForm(initial=_switched_initial(request, form), **form_kwargs)
     elif request.method == "POST" and form.is_valid():
         # The same idempotency rules as `POST /api/packets`, scoped to this page.
+        assert request.resolver_match is not None  # a view's request was resolved
         try:
             run_idempotent(
                 user=request.user,
@@ -212,7 +214,7 @@ def send(request: HttpRequest, room_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def open_page(request: HttpRequest, packet_id: int) -> HttpResponse:
+def open_page(request: SignedInRequest, packet_id: int) -> HttpResponse:
     """The open (拆) page as a page of its own (no JavaScript; links from elsewhere).
     POST is the 開 button: a share → the result page; finished or expired meanwhile →
     the card switches to that variant."""
@@ -232,7 +234,7 @@ def open_page(request: HttpRequest, packet_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def open_card(request: HttpRequest, packet_id: int) -> HttpResponse:
+def open_card(request: SignedInRequest, packet_id: int) -> HttpResponse:
     """The open card alone: the chat's overlay fetches it, so the overlay and the page
     are one template."""
     return render(request, "redpacket/_open_card.html", open_card_context(request, packet_id))
@@ -243,7 +245,7 @@ def open_card(request: HttpRequest, packet_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def result(request: HttpRequest, packet_id: int) -> HttpResponse:
+def result(request: SignedInRequest, packet_id: int) -> HttpResponse:
     """The result page: `packet_result` (the API's `/result`) rendered."""
     outcome = selectors.packet_result(user=request.user, packet_id=packet_id)
     packet = outcome["packet"]
@@ -269,7 +271,7 @@ def result(request: HttpRequest, packet_id: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def forward(request: HttpRequest, packet_id: int) -> HttpResponse:
+def forward(request: SignedInRequest, packet_id: int) -> HttpResponse:
     """继续发送此红包: pick a room, then `packet_forward` posts the packet there."""
     error = None
     if request.method == "POST":
@@ -303,7 +305,7 @@ def forward(request: HttpRequest, packet_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def mine(request: HttpRequest) -> HttpResponse:
+def mine(request: SignedInRequest) -> HttpResponse:
     """我的红包: received or sent, by year, with the year's totals."""
     tab = "sent" if request.GET.get("tab") == "sent" else "received"
     this_year = timezone.localdate().year

@@ -37,7 +37,7 @@ class OperatorsCreate(BasePermission):
     """Anyone signed in lists campaigns; creating one (it moves money) needs Django's
     campaign permission, not mere staff status."""
 
-    def has_permission(self, request, view):  # type: ignore[no-untyped-def]
+    def has_permission(self, request, view):
         return request.method != "POST" or bool(
             request.user and request.user.has_perm("shake.add_campaign")
         )
@@ -46,7 +46,7 @@ class OperatorsCreate(BasePermission):
 class CampaignsApi(IdempotentMixin, APIView):
     permission_classes = [*APIView.permission_classes, OperatorsCreate]
 
-    def get_throttles(self):  # type: ignore[no-untyped-def]
+    def get_throttles(self):
         return [MoneyThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(
@@ -56,6 +56,7 @@ class CampaignsApi(IdempotentMixin, APIView):
     def get(self, request):
         paginator = NextPagination()
         page = paginator.paginate_queryset(selectors.campaigns_running(), request, view=self)
+        assert page is not None  # NextPagination always has a page size (PAGE_SIZE)
         return paginator.get_paginated_response([campaign_data(c) for c in page])
 
     @extend_schema(

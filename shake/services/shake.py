@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from redpacket.accounts.models import User
 from shake import draw, errors, facts
+from shake.facts import CampaignFacts
 from shake.models import Campaign, Tier, Win
 from shake.services.end import end_locked
 from shake.store import Outcome, Reservation, ShakeTerms, campaign_store
@@ -86,12 +87,14 @@ def campaign_shake(
     if not admitted:
         return ShakeResult.lost(Reason.BUSY)
     try:
-        return _shake(user=user, campaign_facts=cached or facts.load(campaign_id), rng=rng)
+        return _shake(
+            user=user, campaign_facts=facts.from_store(cached) or facts.load(campaign_id), rng=rng
+        )
     finally:
         store.leave(token)
 
 
-def _shake(*, user: User, campaign_facts: dict[str, Any], rng: draw.RandomSource) -> ShakeResult:
+def _shake(*, user: User, campaign_facts: CampaignFacts, rng: draw.RandomSource) -> ShakeResult:
     campaign_id = campaign_facts["id"]
     now_ms = int(timezone.now().timestamp() * 1000)
     starts_ms, ends_ms = campaign_facts["starts_ms"], campaign_facts["ends_ms"]
@@ -167,7 +170,7 @@ class _Refused(Exception):
 def _record(
     *,
     user: User,
-    campaign_facts: dict[str, Any],
+    campaign_facts: CampaignFacts,
     reservation: Reservation,
     candidates: list[draw.Candidate],
 ) -> ShakeResult:
@@ -210,7 +213,7 @@ def _record(
 def _record_win(
     *,
     user: User,
-    campaign_facts: dict[str, Any],
+    campaign_facts: CampaignFacts,
     reservation: Reservation,
     candidates: list[draw.Candidate],
 ) -> Win:

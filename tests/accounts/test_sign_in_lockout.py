@@ -132,7 +132,7 @@ def test_throttle_and_lockout_take_the_same_address_from_trusted_proxies(
     settings.AXES_IPWARE_META_PRECEDENCE_ORDER = rule["AXES_IPWARE_META_PRECEDENCE_ORDER"]
     assert settings.IPWARE_STRICT is False
     request = RequestFactory().post("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)
-    assert SimpleRateThrottle.get_ident(None, Request(request)) == expected  # type: ignore[arg-type]
+    assert SimpleRateThrottle.get_ident(None, Request(request)) == expected
     assert get_client_ip_address(request) == expected
 
 

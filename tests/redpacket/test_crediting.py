@@ -30,7 +30,7 @@ def assert_each_claim_credited_once(balances_before: dict) -> None:
     assert {f"claim:{pk}" for pk, *_ in claims} == set(credits)
     assert set(credits.values()) == {1}
     assert {status for *_, status in claims} == {"credited"}
-    received = Counter()
+    received: Counter[int] = Counter()
     for _, user_id, amount, _ in claims:
         received[user_id] += amount
     for user_id, before in balances_before.items():

@@ -23,7 +23,9 @@ def browser_for(user) -> Client:
 
 
 def form_key(html: str) -> str:
-    return re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    match = re.search(r'name="idempotency_key" value="([^"]+)"', html)
+    assert match is not None, "no idempotency key in the form"
+    return match.group(1)
 
 
 def post(client, room, **fields):

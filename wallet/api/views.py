@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from redpacket.accounts.models import User
+from redpacket.accounts.requests import SignedInApiRequest
 from redpacket.kernel.api import MoneyThrottle
 from wallet import payments, selectors, services
 from wallet.api.serializers import (
@@ -141,6 +142,7 @@ class TransferApi(_PaymentApi):
 
 class LedgerApi(ListAPIView):
     serializer_class = EntrySerializer
+    request: SignedInApiRequest
 
     def get_queryset(self):
         return selectors.ledger_for(user=self.request.user)

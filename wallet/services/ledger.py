@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 
 from redpacket.accounts.models import User
@@ -149,6 +150,7 @@ def ledger_post(
             # Refused before anything was written: leave the block normally (an
             # exception would doom a caller's transaction, there being no savepoint).
         else:
+            assert entries is not None  # a transaction is recorded only with its entries
             for entry in entries:
                 entry.transaction = txn
             Entry.objects.bulk_create(entries)
@@ -204,11 +206,12 @@ def _entries(
     """The movement's entries and each locked wallet's balance after it; no entries if
     a wallet would go below zero."""
     wallet_of_user = {account.user_id: account for account in locked.values()}
-    balances = {pk: account.balance_fen for pk, account in locked.items()}
+    # Locked accounts are user wallets, which always keep a balance (the account's CHECK).
+    balances = {pk: cast(int, account.balance_fen) for pk, account in locked.items()}
     entries = []
     for leg in legs:
         account = leg.account if leg.account is not None else wallet_of_user[leg.user_id]
-        balance_after = None
+        balance_after: int | None = None
         if account.pk in balances:
             balance_after = balances[account.pk] + leg.amount_fen
             if balance_after < 0:
@@ -237,13 +240,20 @@ def _record(
     created_at = timezone.now()
     meta = LedgerTransaction._meta
     quote = connection.ops.quote_name
-    columns = [meta.get_field(name).column for name in _RECORD_FIELDS]
+
+    def column(name: str) -> str:
+        field = meta.get_field(name)
+        # A concrete field of the model: a Field, with its column (not a reverse relation).
+        assert isinstance(field, Field) and field.column is not None
+        return field.column
+
+    columns = [column(name) for name in _RECORD_FIELDS]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))})"
             f" VALUES ({', '.join(['%s'] * len(columns))})"
             f" ON CONFLICT ({quote(columns[1])}) DO NOTHING"
-            f" RETURNING {quote(meta.pk.column)}",
+            f" RETURNING {quote(column(meta.pk.name))}",
             [
                 kind,
                 reference,

@@ -1,14 +1,20 @@
+from __future__ import annotations
+
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rest_framework import serializers
 
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
 
+if TYPE_CHECKING:
+    from django.db.models import Field
+    from django_stubs_ext import StrOrPromise
 
-def _label(field: str) -> str:
-    return User._meta.get_field(field).verbose_name
+
+def _label(field: str) -> StrOrPromise:
+    return cast("Field[Any, Any]", User._meta.get_field(field)).verbose_name  # a column
 
 
 # Fields spelled out rather than a ModelSerializer's: this is nested in every message,
@@ -38,7 +44,8 @@ class RegisterOutput(UserSerializer):
     token = serializers.CharField(read_only=True)
 
     def to_representation(self, instance: User) -> dict[str, Any]:
-        return {**user_data(instance), "token": str(instance.token)}
+        # `token`: set on the new user by RegisterApi for this answer only (no such field).
+        return {**user_data(instance), "token": str(instance.token)}  # type: ignore[attr-defined]
 
 
 class TokenInput(serializers.Serializer):

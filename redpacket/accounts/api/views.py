@@ -31,7 +31,7 @@ class RegisterApi(APIView):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         user = services.user_register(**data.validated_data)
-        user.token = services.token_issue(user=user).key
+        user.token = services.token_issue(user=user).key  # type: ignore[attr-defined]
         return Response(RegisterOutput(user).data, status=status.HTTP_201_CREATED)
 
 

@@ -6,7 +6,7 @@ from django.core.management.commands.makemessages import Command as MakeMessages
 
 
 class Command(MakeMessagesCommand):
-    def handle(self, *args, **options):  # type: ignore[no-untyped-def]
+    def handle(self, *args, **options):
         if options.get("domain") == "djangojs":
             self.xgettext_options = [*self.xgettext_options, "--keyword=t"]
         return super().handle(*args, **options)

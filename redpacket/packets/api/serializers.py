@@ -23,14 +23,14 @@ class PayWithField(serializers.Field):
 
     default_error_messages = {"invalid": _('支付方式应为 "balance" 或银行卡 id')}
 
-    def to_internal_value(self, data):  # type: ignore[no-untyped-def]
+    def to_internal_value(self, data):
         if data == BALANCE:
             return BALANCE
         if isinstance(data, bool) or not isinstance(data, int) or data < 1:
             self.fail("invalid")
         return data
 
-    def to_representation(self, value):  # type: ignore[no-untyped-def]
+    def to_representation(self, value):
         return value
 
 

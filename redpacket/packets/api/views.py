@@ -1,5 +1,7 @@
 """Red packet API (API.md "Red packets"): thin views over services and selectors."""
 
+from typing import Any
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -99,16 +101,17 @@ class PacketForwardApi(APIView):
         )
 
 
-def _year(request) -> int:  # type: ignore[no-untyped-def]
+def _year(request) -> int:
     query = YearQuery(data=request.query_params)
     query.is_valid(raise_exception=True)
     return query.validated_data.get("year") or timezone.localdate().year
 
 
-def _records(view, request, records, rows, *, row, row_serializer, totals):  # type: ignore[no-untyped-def]
+def _records(view, request, records, rows, *, row, row_serializer, totals):
     """我的红包 records: the year's totals and one page of rows, `{"results", "next"}`."""
     paginator = NextPagination()
-    page = paginator.paginate_queryset(rows, request, view=view)
+    page: list[Any] | None = paginator.paginate_queryset(rows, request, view=view)
+    assert page is not None  # NextPagination always has a page size (PAGE_SIZE)
     return Response(
         {
             **{key: records[key] for key in totals},

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from chat.events import publish_on_commit, room_group
 from redpacket.packets.rules import Limits
+
+if TYPE_CHECKING:
+    from redpacket.packets.facts import PacketFacts
 
 
 def limits() -> Limits:
@@ -29,7 +32,7 @@ def publish_to_rooms(room_ids: list[int], event: dict[str, Any]) -> None:
         publish_on_commit(room_group(room_id), event)
 
 
-def public_packet(facts: dict[str, Any]) -> dict[str, Any]:
+def public_packet(facts: PacketFacts) -> dict[str, Any]:
     """The packet as anyone in the room may see it (API.md packet minus `total_fen`,
     which only the sender sees)."""
     return {

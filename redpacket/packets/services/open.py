@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
 from redpacket.packets import allocation, errors, facts, rules
+from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import Admission, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import allocation_secret, publish_to_rooms
@@ -36,7 +36,7 @@ class OpenResult:
     repeat: bool
 
 
-def member_room(packet_facts: dict[str, Any], user_id: int) -> int | None:
+def member_room(packet_facts: PacketFacts, user_id: int) -> int | None:
     """The first room of the packet the user is in (cached membership: no SQL when warm)."""
     for room_id in packet_facts["room_ids"]:
         if chat_selectors.is_member(room_id=room_id, user_id=user_id):
@@ -44,7 +44,7 @@ def member_room(packet_facts: dict[str, Any], user_id: int) -> int | None:
     return None
 
 
-def packet_facts_for(packet_id: int) -> dict[str, Any]:
+def packet_facts_for(packet_id: int) -> PacketFacts:
     """Cached facts, rebuilt from the database on a miss; PacketNotFound if none."""
     cached = packet_store().snapshot(packet_id, 0).facts
     found = cached or facts.load(packet_id)
@@ -111,7 +111,7 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
     return result
 
 
-def _claim(*, user: User, packet_facts: dict[str, Any], room_id: int) -> OpenResult:
+def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult:
     """The one short transaction: lock the packet row, take the next share, record it.
 
     Whatever can be read before the lock is (the notice's room; the rooms to announce to

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -61,7 +62,8 @@ def packet_send(
     if problems:
         raise InvalidInput(next(iter(problems.values())), fields=problems)
     assert count is not None
-    total = total_fen if kind == Packet.Kind.LUCKY else share_fen * count  # type: ignore[operator]
+    # send_errors refuses a normal packet without its share: share_fen is set there.
+    total = total_fen if kind == Packet.Kind.LUCKY else cast(int, share_fen) * count
     assert total is not None
 
     card = (
@@ -89,7 +91,7 @@ def packet_send(
         return _create({**details, "paid_with_card": card}, source=charge)
 
 
-def _create(details: dict, source: wallet.CardCharge | str) -> Packet:
+def _create(details: dict[str, Any], source: wallet.CardCharge | str) -> Packet:
     try:
         with transaction.atomic():
             wallet.wallet_pay_into_escrow(
