@@ -6,6 +6,8 @@ and eager Celery tasks, so one process serves everything. With them set it runs 
 PostgreSQL and Redis as deployed. Every variable is listed in the README.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -154,6 +156,12 @@ if not USING_POSTGRES:
     # One writer at a time is SQLite's nature; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+    # Tests on a file, not Django's shared-cache in-memory database: there a second writer
+    # (a browser test's live server beside the test itself) fails at once with "table is
+    # locked" instead of waiting for the lock as `timeout` says.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"redpacket-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, broker, packet gate ----------------------------------
