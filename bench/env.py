@@ -108,6 +108,9 @@ def process_environment(target: Target, **extra: str) -> dict[str, str]:
             "THROTTLE_MONEY": "100000/min",
             "THROTTLE_CHAT": "100000/min",
             "THROTTLE_AUTH": "100000/min",
+            # Every seeded sender binds a card with the same sandbox phone number.
+            "SMS_SENDS_PER_USER": "100000/hour",
+            "SMS_SENDS_PER_PHONE": "100000/hour",
             "CHAT_GROUP_MAX_MEMBERS": "5000",
             "CREDIT_SWEEP_AFTER_SECONDS": "600",
             "LOG_LEVEL": "WARNING",

@@ -168,6 +168,17 @@ def bulk_packets(
             ],
             batch_size=2000,
         )
+        # The share list packet_send keeps on the row (keyed by the id, known only now).
+        secret = settings.ALLOCATION_SECRET.encode()
+        for packet in packets:
+            packet.shares = lucky_shares(
+                total_fen=total_fen,
+                count=count,
+                secret=secret,
+                packet_id=packet.pk,
+                max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
+            )
+        Packet.objects.bulk_update(packets, ["shares"], batch_size=2000)
         txns = LedgerTransaction.objects.bulk_create(
             [
                 LedgerTransaction(

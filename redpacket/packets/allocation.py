@@ -88,3 +88,29 @@ def share_for_index(
     return lucky_share(
         remaining_fen, count - index, share_draw(secret, packet_id, index), max_share_fen
     )
+
+
+def packet_shares(
+    *,
+    kind: str,
+    count: int,
+    total_fen: int,
+    share_fen: int | None,
+    secret: bytes,
+    packet_id: int,
+    max_share_fen: int = MAX_SHARE_FEN,
+) -> list[int]:
+    """Every share of a packet in claim order: kept on the packet row at send (so an open
+    is one statement) and recomputed by 对账. The same values `share_for_index` gives one
+    by one, since each lucky share depends only on the secret, the id, the index and
+    what the earlier shares left."""
+    if kind == "normal":
+        assert share_fen is not None
+        return [share_fen] * count
+    return lucky_shares(
+        total_fen=total_fen,
+        count=count,
+        secret=secret,
+        packet_id=packet_id,
+        max_share_fen=max_share_fen,
+    )

@@ -5,13 +5,11 @@ supplies the packets' rows and the per-packet checks (shares, counts, allocation
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from django.conf import settings
 from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from redpacket.packets.allocation import lucky_shares
+from redpacket.packets.allocation import packet_shares
 from redpacket.packets.models import Claim, Packet
 from wallet.audit import (
     CreditedRows,
@@ -65,23 +63,28 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
             )
         if packet.smallest is not None and packet.smallest < 1:
             findings.append(Finding("share_below_one_fen", name, ">= 1", str(packet.smallest)))
-        if packet.claims_n:
+        if packet.claims_n or packet.shares is not None:
             findings.extend(_allocation_findings(packet, secret))
     return findings
 
 
 def _allocation_findings(packet: Packet, secret: bytes) -> list[Finding]:
-    if packet.kind == Packet.Kind.NORMAL:
-        expected: Sequence[int | None] = [packet.share_fen] * packet.count
-    else:
-        expected = lucky_shares(
-            total_fen=packet.total_fen,
-            count=packet.count,
-            secret=secret,
-            packet_id=packet.pk,
-            max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-        )
-    return [
+    """The share list stored at send and every claim against the allocation recomputed
+    from the secret."""
+    expected = packet_shares(
+        kind=packet.kind,
+        count=packet.count,
+        total_fen=packet.total_fen,
+        share_fen=packet.share_fen,
+        secret=secret,
+        packet_id=packet.pk,
+        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
+    )
+    stored: list[Finding] = []
+    if packet.shares is not None and packet.shares != expected:
+        # Not the values themselves: findings are shown in admin, the shares never.
+        stored.append(Finding("stored_shares", f"packet {packet.pk}", "as allocated", "differ"))
+    return stored + [
         Finding(
             "share_mismatch",
             f"claim {claim_id} (packet {packet.pk} #{index})",

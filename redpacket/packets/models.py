@@ -47,6 +47,12 @@ class Packet(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
+    # Every share in claim order (`allocation.packet_shares`), computed at send so that an
+    # open takes `shares[count − remaining_count]` in one statement. A secret of the
+    # server's like the allocation key itself: no API, page, log or admin view shows it,
+    # and 对账 recomputes it from the key. NULL only on packets older than the field
+    # that were already over when it came.
+    shares = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("红包")

@@ -1,14 +1,17 @@
 """拆 — open a packet: the gate admits at most `remaining` users, each once; only they
-reach one short transaction that computes the share, decrements the packet and records
-the claim. Opening twice returns the same share."""
+reach the database, where one statement (PostgreSQL) or one short transaction takes the
+next of the shares computed at send, decrements the packet and records the claim.
+Opening twice returns the same share."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.translation import gettext
@@ -20,11 +23,11 @@ from chat.events import publish_on_commit, user_group
 from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
-from redpacket.packets import allocation, errors, facts, rules
+from redpacket.packets import errors, facts, rules
 from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import Admission, packet_store
 from redpacket.packets.models import Claim, Packet
-from redpacket.packets.services.common import allocation_secret, publish_to_rooms
+from redpacket.packets.services.common import publish_to_rooms
 from wallet import crediting
 
 logger = logging.getLogger(__name__)
@@ -111,102 +114,174 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
     return result
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """What one open took: a new share (`claim_id`, `index`), or the caller's earlier one."""
+
+    amount_fen: int
+    claim_id: int | None = None
+    index: int = -1
+
+    @property
+    def repeat(self) -> bool:
+        return self.claim_id is None
+
+
 def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult:
-    """The one short transaction: lock the packet row, take the next share, record it.
-
-    Whatever can be read before the lock is (the notice's room; the rooms to announce to
-    come from the cached facts), so the row lock is held only for the claim's own
-    statements: the lock's length is what bounds opens per second on one hot packet."""
-    store = packet_store()
+    """Take the next share: on PostgreSQL one statement in autocommit (`_take_sql`),
+    elsewhere one short ORM transaction (`_take_orm`); both take `shares[index]` as sent.
+    Then, with no lock held: the gate learns the amount, the credit is queued, and the
+    room and the sender hear of it."""
     packet_id = packet_facts["id"]
-    # The notice is stored in this room, not published, by message_create: only the
-    # room's id is needed, and it comes from the membership check.
-    notice_room = Room(pk=room_id)
-    mine = Claim.objects.filter(packet=OuterRef("pk"), user=user).values("amount_fen")[:1]
     now = timezone.now()
+    take = _take_sql if connection.vendor == "postgresql" else _take_orm
     try:
-        with transaction.atomic():
-            # One statement locks the packet and finds the caller's earlier share.
-            packet = (
-                Packet.objects.select_for_update()
-                .annotate(previous_fen=Subquery(mine))
-                .get(pk=packet_id)
-            )
-            if packet.previous_fen is not None:
-                return OpenResult(packet.previous_fen, repeat=True)
-            if packet.status == Packet.Status.EXPIRED or packet.expires_at <= now:
-                raise errors.PacketExpired()
-            if packet.remaining_count == 0:
-                raise errors.PacketFinished()
-
-            index = packet.count - packet.remaining_count
-            amount = allocation.share_for_index(
-                kind=packet.kind,
-                index=index,
-                count=packet.count,
-                remaining_fen=packet.remaining_fen,
-                share_fen=packet.share_fen,
-                secret=allocation_secret(),
-                packet_id=packet.pk,
-                max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-            )
-            packet.remaining_count -= 1
-            packet.remaining_fen -= amount
-            finished = packet.remaining_count == 0
-            if finished:
-                packet.status = Packet.Status.FINISHED
-                packet.finished_at = now
-            packet.save(update_fields=["remaining_count", "remaining_fen", "status", "finished_at"])
-            claim = Claim.objects.create(
-                packet=packet, user=user, index=index, amount_fen=amount, opened_at=now
-            )
-
-            transaction.on_commit(lambda: store.record(packet_id, user.pk, amount))
-            crediting.credit_queue(claim)
-            _announce(
-                packet=packet,
-                user=user,
-                room_ids=packet_facts["room_ids"],
-                notice_room=notice_room,
-                finished=finished,
-            )
-            return OpenResult(amount, repeat=False)
+        taken = take(packet_id=packet_id, user=user, now=now)
     except IntegrityError:
         # The unique (packet, user) index caught a second share: answer with the first.
-        previous = Claim.objects.filter(packet_id=packet_id, user=user).first()
+        previous = (
+            Claim.objects.filter(packet_id=packet_id, user=user)
+            .values_list("amount_fen", flat=True)
+            .first()
+        )
         if previous is None:
             raise
-        return OpenResult(previous.amount_fen, repeat=True)
+        return OpenResult(previous, repeat=True)
+    if taken is None:
+        raise _no_share_left(packet_id, now)
+    if taken.repeat:
+        return OpenResult(taken.amount_fen, repeat=True)
+
+    assert taken.claim_id is not None
+    packet_store().record(packet_id, user.pk, taken.amount_fen)
+    crediting.credit_queue(Claim(pk=taken.claim_id, amount_fen=taken.amount_fen))
+    _announce(
+        packet_facts=packet_facts,
+        user=user,
+        claimed_count=taken.index + 1,
+        notice_room=Room(pk=room_id),  # only its id is stored with the notices
+    )
+    return OpenResult(taken.amount_fen, repeat=False)
+
+
+def _no_share_left(packet_id: int, now: dt.datetime) -> errors.DomainError:
+    """Why the packet had no share for the caller: expired, or all taken."""
+    status, expires_at = Packet.objects.values_list("status", "expires_at").get(pk=packet_id)
+    if status == Packet.Status.EXPIRED or expires_at <= now:
+        return errors.PacketExpired()
+    return errors.PacketFinished()
+
+
+# One statement: the packet row is locked only while it runs. The UPDATE's SET sees the
+# row as it was (index = count − remaining_count), its RETURNING as it is now (one less).
+# A second share of the same user violates the unique (packet, user) index, which
+# undoes the whole statement. No row: the packet is finished or expired.
+_TAKE_SQL = """
+WITH taken AS (
+    UPDATE {packet} SET
+        remaining_count = remaining_count - 1,
+        remaining_fen = remaining_fen - (shares ->> (count - remaining_count)::int)::bigint,
+        status = CASE WHEN remaining_count = 1 THEN %(finished)s ELSE status END,
+        finished_at = CASE WHEN remaining_count = 1 THEN %(now)s ELSE finished_at END
+    WHERE id = %(packet_id)s AND remaining_count > 0 AND status = %(active)s
+        AND expires_at > %(now)s
+    RETURNING id, count - remaining_count - 1 AS share_index,
+        (shares ->> (count - remaining_count - 1)::int)::bigint AS amount
+)
+INSERT INTO {claim} (packet_id, user_id, "index", amount_fen, opened_at, credit_status)
+SELECT id, %(user_id)s, share_index, amount, %(now)s, %(pending)s FROM taken
+RETURNING id, "index", amount_fen
+"""
+
+
+def _take_sql(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
+    sql = _TAKE_SQL.format(
+        packet=connection.ops.quote_name(Packet._meta.db_table),
+        claim=connection.ops.quote_name(Claim._meta.db_table),
+    )
+    params: dict[str, int | str | dt.datetime] = {
+        "packet_id": packet_id,
+        "user_id": user.pk,
+        "now": now,
+        "active": str(Packet.Status.ACTIVE),
+        "finished": str(Packet.Status.FINISHED),
+        "pending": str(Claim.CreditStatus.PENDING),
+    }
+    # In autocommit the statement is its own transaction; inside a caller's transaction
+    # a savepoint keeps a unique violation from breaking it.
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    claim_id, index, amount = row
+    return _Taken(amount_fen=amount, claim_id=claim_id, index=index)
+
+
+def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
+    """The same rule through the ORM (SQLite: the write lock serialises the transaction)."""
+    mine = Claim.objects.filter(packet=OuterRef("pk"), user=user).values("amount_fen")[:1]
+    with transaction.atomic():
+        # One statement locks the packet and finds the caller's earlier share.
+        packet = (
+            Packet.objects.select_for_update()
+            .annotate(previous_fen=Subquery(mine))
+            .get(pk=packet_id)
+        )
+        if packet.previous_fen is not None:
+            return _Taken(amount_fen=packet.previous_fen)
+        if (
+            packet.status != Packet.Status.ACTIVE
+            or packet.expires_at <= now
+            or packet.remaining_count == 0
+        ):
+            return None
+        index = packet.count - packet.remaining_count
+        assert packet.shares is not None  # set at send on every packet that can be opened
+        amount = int(packet.shares[index])
+        packet.remaining_count -= 1
+        packet.remaining_fen -= amount
+        if packet.remaining_count == 0:
+            packet.status = Packet.Status.FINISHED
+            packet.finished_at = now
+        packet.save(update_fields=["remaining_count", "remaining_fen", "status", "finished_at"])
+        claim = Claim.objects.create(
+            packet=packet, user=user, index=index, amount_fen=amount, opened_at=now
+        )
+    return _Taken(amount_fen=amount, claim_id=claim.pk, index=index)
 
 
 def _announce(
     *,
-    packet: Packet,
+    packet_facts: PacketFacts,
     user: User,
-    room_ids: list[int],
+    claimed_count: int,
     notice_room: Room,
-    finished: bool,
 ) -> None:
-    """Events and the sender's notices (红包被抢提醒), all after commit. The sender who
-    opens their own packet gets no "领取了" notice, but does get "已被领完" when theirs
-    was the last share (SPEC §4)."""
+    """Events and the sender's notices (红包被抢提醒). The sender who opens their own
+    packet gets no "领取了" notice, but does get "已被领完" when theirs was the last share
+    (SPEC §4)."""
+    packet_id, count = packet_facts["id"], packet_facts["count"]
+    sender_id, room_ids = packet_facts["sender_id"], packet_facts["room_ids"]
+    finished = claimed_count == count
     publish_to_rooms(
         room_ids,
         {
             "type": "packet.claimed",
-            "packet_id": packet.pk,
+            "packet_id": packet_id,
             "user": user_data(user),
-            "claimed_count": packet.count - packet.remaining_count,
-            "count": packet.count,
+            "claimed_count": claimed_count,
+            "count": count,
         },
     )
     if finished:
-        publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet.pk})
-        transaction.on_commit(lambda: facts.forget(packet.pk))
+        publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet_id})
+        transaction.on_commit(lambda: facts.forget(packet_id))
     room = notice_room
     with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
         texts = []
-        if user.pk != packet.sender_id:
+        if user.pk != sender_id:
             texts.append(gettext("%(name)s领取了你的红包") % {"name": user.name})
         if finished:
             texts.append(gettext("你的红包已被领完"))
@@ -216,17 +291,17 @@ def _announce(
             sender=None,
             kind=Message.Kind.NOTICE,
             text=text,
-            packet_id=packet.pk,
-            recipient=User(pk=packet.sender_id),  # only its id is stored
+            packet_id=packet_id,
+            recipient=User(pk=sender_id),  # only its id is stored
             publish=False,
         )
         publish_on_commit(
-            user_group(packet.sender_id),
+            user_group(sender_id),
             {
                 "type": "notice",
                 "text": text,
                 "room_id": room.pk,
-                "packet_id": packet.pk,
+                "packet_id": packet_id,
                 "message": message_data(notice),
             },
         )
