@@ -216,7 +216,7 @@ def send(request: SignedInRequest, room_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def open_page(request: SignedInRequest, packet_id: int) -> HttpResponse:
     """The open (拆) page as a page of its own (no JavaScript; links from elsewhere).
-    POST is the 開 button: a share → the result page; finished or expired meanwhile →
+    POST is the 开 button: a share → the result page; finished or expired meanwhile →
     the card switches to that variant."""
     if request.method == "POST":
         try:

@@ -1,6 +1,6 @@
 /* The open (拆) card, shared by its own page (/packets/<id>/) and the chat room's overlay
  * (redpacket-chat.js): RP.packetCard.fetch(packetId, roomId) loads the server's card,
- * RP.packetCard.enhance(card, options) wires its 開 button. On the open page every card
+ * RP.packetCard.enhance(card, options) wires its 开 button. On the open page every card
  * is wired on load.
  *
  * The card's HTML comes from the server (redpacket/_open_card.html, the same template as
@@ -29,7 +29,7 @@
     }
   }
 
-  /** Wire the 開 button of a card: open through the API, then the result page; when it
+  /** Wire the 开 button of a card: open through the API, then the result page; when it
    * finished or expired meanwhile, the card is replaced by the server's new variant.
    * options: roomId, onOpened(packetId), onState(packetId, "finished" | "expired"). */
   function enhanceCard(card, options) {

@@ -1,6 +1,6 @@
 """Red packets in real browsers (Debian's chromium): the send page's switch and inline
 errors, then the whole story in one group room — send through the pay sheet and the PIN
-pad, the bubble arrives live, 開, the result, 我的红包, the sender's notices and the
+pad, the bubble arrives live, 开, the result, 我的红包, the sender's notices and the
 bubble turning 已被领完 — and the same pages in English."""
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def test_send_grab_open_result_records_and_notices(live_asgi, new_page, group):
     expect(bubble(alice_page, "新春大吉")).to_be_visible()
     assert Packet.objects.count() == 1
 
-    # Bob sees the bubble without a reload, taps it: the overlay with 開.
+    # Bob sees the bubble without a reload, taps it: the overlay with 开.
     expect(bubble(bob_page, "新春大吉")).to_be_visible(timeout=5000)
     expect(bubble(bob_page, "新春大吉")).to_contain_text("微信红包")
     bubble(bob_page, "新春大吉").click()

@@ -97,7 +97,7 @@ def result_page_of(user, packet) -> Page:
 # --- The open page: every cell of the table ---------------------------------------------
 
 OPEN_CELLS = [
-    # kind, state, viewer, view, subtitle, 開 button, 看看大家的手气 link
+    # kind, state, viewer, view, subtitle, 开 button, 看看大家的手气 link
     ("lucky", "open", "other", "open", OPEN_LUCKY, True, True),
     ("normal", "open", "other", "open", OPEN_NORMAL, True, False),
     ("direct", "open", "other", "open", OPEN_NORMAL, True, False),
@@ -135,7 +135,7 @@ def test_open_page_cell(scene, kind, state, viewer, view, subtitle, button, link
         assert page.card["data-goes-to-result"] == "0"
         assert page.one("packet-card-title") == f"{sender.name}的红包"
         assert page.one("packet-card-subtitle") == subtitle
-        assert (page.one("packet-open-button") == "開") is button
+        assert (page.one("packet-open-button") == "开") is button
         assert (page.one("packet-card-greeting") == "恭喜发财，大吉大利") is button
         assert (page.one("packet-all-link") == f"{ALL_LINK} ›") is link
         assert page.one("packet-card-avatar") == sender.avatar_initial
