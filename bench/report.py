@@ -65,18 +65,19 @@ TARGETS = [
     # (description, scenario, how to read the value, comparison, threshold)
     ("grab check ≥ 0.6 × floor", "grab", "fraction_of_floor", ">=", 0.6),
     ("spread open ≥ 0.3 × floor", "spread_open", "fraction_of_floor", ">=", 0.3),
-    ("hot open ≥ 0.2 × floor", "hot_open", "fraction_of_floor", ">=", 0.2),
-    ("send ≥ 0.2 × floor", "send", "fraction_of_floor", ">=", 0.2),
+    ("hot open ≥ 0.6 × floor", "hot_open", "fraction_of_floor", ">=", 0.6),
+    ("send ≥ 0.25 × floor", "send", "fraction_of_floor", ">=", 0.25),
+    ("send with a PIN ≥ 0.2 × floor", "send_pin", "fraction_of_floor", ">=", 0.2),
     ("grab check p99 at 80% of max < 100 ms", "grab", "at_80_percent.latency_ms.p99", "<", 100),
     ("hot open p99 at 80% of max < 100 ms", "hot_open", "at_80_percent.latency_ms.p99", "<", 100),
     ("fan-out to the members p99 < 1 s", "fanout", "last_member_ms.p99", "<", 1000),
-    ("crediting ≥ 300 credits/s per worker", "crediting", "credits_per_s", ">=", 300),
+    ("crediting ≥ 2,000 credits/s with one worker", "crediting", "credits_per_s", ">=", 2000),
     (
-        "growth: hot-open p50 ≤ 1.5 × (large vs small history)",
+        "growth: hot-open p50 ≤ 1.2 × (large vs small history)",
         "growth_large",
         "p50_vs_small",
         "<=",
-        1.5,
+        1.2,
     ),
 ]
 

@@ -5,8 +5,9 @@ into one funder's change, then transfers to the senders — so the bank statemen
 ledger and every balance agree for the 对账 at the end. Packets that a scenario only
 *opens* are inserted in bulk with the same rows `packet_send` writes (the packet, its
 funding movement into escrow, its room message) and then warmed in Redis the way
-`packet_send` warms them after commit. Senders have no payment PIN, so paying from
-change costs no PIN hashing (the send scenario measures the send path, not scrypt).
+`packet_send` warms them after commit. Senders start with no payment PIN (the send
+scenario measures the send path alone); the send_pin scenario then gives them one the
+way a user gets one, by binding a card (`give_pin`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ TOPUP_FEN = 5_000_000  # the most one top-up may move (WALLET_MAX_AMOUNT_FEN)
 @dataclass
 class People:
     users: list[User]  # the crowd: members of the hot room
-    senders: list[User]  # the send scenario's senders (no PIN)
+    senders: list[User]  # the send scenarios' senders (a PIN from send_pin on)
     tokens: dict[int, str]  # user id -> API token
     funder: User
     hot_room: Room  # everyone
@@ -92,6 +93,19 @@ def group_room(owner: User, members: Sequence[User], name: str) -> Room:
     return room
 
 
+PIN = "246810"
+
+
+def give_pin(user: User) -> None:
+    """A payment PIN for `user`, set as every real user's is: by binding a card."""
+    if user.bank_cards.filter(is_active=True).exists():
+        return
+    binding, code = wallet.card_bind_start(
+        user=user, card_number=CARD, holder_name="发送", phone="13800138000", pin=PIN
+    )
+    wallet.card_bind_verify(user=user, binding_id=str(binding.pk), code=code)
+
+
 def fund(people: People, user: User, amount_fen: int) -> None:
     """Top the funder up through the sandbox bank as needed, then transfer to `user`."""
     from wallet.selectors import balance_of
@@ -103,7 +117,7 @@ def fund(people: People, user: User, amount_fen: int) -> None:
             card_number=CARD,
             holder_name="资金",
             phone="13800138000",
-            pin="246810",
+            pin=PIN,
         )
         card = wallet.card_bind_verify(user=people.funder, binding_id=str(binding.pk), code=code)
     while balance_of(people.funder) < amount_fen:

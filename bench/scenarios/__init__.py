@@ -39,6 +39,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("hot_open", "hot open: the crowd races for 100-share packets", api.hot_open),
     Scenario("spread_open", "spread open: opens across many live packets", api.spread_open),
     Scenario("send", "send: senders pay packets from change (no PIN)", api.send),
+    Scenario("send_pin", "send with PIN: the same, each checked with a payment PIN", api.send_pin),
     Scenario(
         "fanout",
         "fan-out: packet.new to every connected member",

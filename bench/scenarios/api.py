@@ -114,6 +114,30 @@ def send(ctx: Context) -> dict[str, Any]:
     return {"senders": len(people.senders), **result.as_dict()}
 
 
+def send_pin(ctx: Context) -> dict[str, Any]:
+    """The send scenario again, the senders now with a payment PIN (every real sender has
+    one once a card is bound): each send checks it under the PIN row's lock."""
+    from bench import seed
+
+    people = ctx.people
+    for sender in people.senders:
+        seed.give_pin(sender)
+        seed.fund(people, sender, 200_000)
+    tokens = ctx.write_lines("sender-tokens.txt", people.tokens_of(people.senders))
+    result = ctx.load(
+        "send_pin",
+        mode="send_pin",
+        tokens_file=tokens,
+        expected=(201,),
+        env={
+            "BENCH_ROOM": str(people.hot_room.pk),
+            "BENCH_TAG": f"sendpin{time.time_ns()}",
+            "BENCH_PIN": seed.PIN,
+        },
+    )
+    return {"senders": len(people.senders), **result.as_dict()}
+
+
 def growth_large(ctx: Context) -> dict[str, Any]:
     from bench import seed
 

@@ -75,6 +75,7 @@ def fanout(ctx: Context) -> dict[str, Any]:
                     "count": 10,
                     "total_fen": 1000,
                     "pay_with": "balance",
+                    "pin": seed.PIN,  # ignored until the sender has a PIN (send_pin gives one)
                 },
                 headers={"Idempotency-Key": f"fanout-{time.time_ns()}-{i}"},
             )

@@ -1,12 +1,13 @@
 -- One wrk script for every HTTP scenario of the benchmark (bench/wrk.py runs it).
 --
 -- Environment:
---   BENCH_MODE     me | view | open_hot | open_spread | send | shake
+--   BENCH_MODE     me | view | open_hot | open_spread | send | send_pin | shake
 --   BENCH_TOKENS   file: one API token per line (the users, rotated per request)
 --   BENCH_PACKETS  file: one packet id per line (view: the first; open_*: all;
 --                  shake: the campaign id)
 --   BENCH_GROUP    open_hot: how many users race for each packet (default: all tokens)
 --   BENCH_ROOM     send: the room id;  BENCH_TAG: makes Idempotency-Keys unique per run
+--   BENCH_PIN      send_pin: the senders' payment PIN
 --   BENCH_RATE     optional total requests/s held constant (a pacer like wrk2's, without
 --                  its latency correction); unset = as fast as the connections go
 --   BENCH_THREADS  the -t given to wrk
@@ -60,6 +61,9 @@ function init(args)
   marks = {}
   send_body = '{"room_id": ' .. room .. ', "kind": "lucky", "count": 2, "total_fen": 200, '
     .. '"greeting": "bench", "pay_with": "balance"}'
+  if mode == "send_pin" then
+    send_body = send_body:sub(1, -2) .. ', "pin": "' .. (os.getenv("BENCH_PIN") or "") .. '"}'
+  end
 end
 
 local function auth(token, extra)
@@ -86,7 +90,7 @@ function request()
   elseif mode == "shake" then
     local path = "/api/shake/campaigns/" .. packets[1] .. "/shake"
     return wrk.format("POST", path, auth(tokens[(n % #tokens) + 1]))
-  elseif mode == "send" then
+  elseif mode == "send" or mode == "send_pin" then
     local headers = auth(tokens[(n % #tokens) + 1], {
       ["Content-Type"] = "application/json",
       ["Idempotency-Key"] = tag .. "-" .. n,
