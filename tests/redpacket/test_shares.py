@@ -112,3 +112,23 @@ def test_on_postgresql_a_claim_is_one_statement_without_a_row_lock(group, send):
     assert claim.amount_fen == packet.shares[0] and claim.index == 0
     assert packet.remaining_fen == 500 - claim.amount_fen
     assert_invariants()
+
+
+def test_a_packet_sent_without_a_share_list_gets_one_at_its_first_open(group, send):
+    """A packet sent during a deploy by a process still on the code from before the list:
+    its first open computes and stores the list, and takes the same share as ever."""
+    room, users = group(3)
+    packet = send(users[0], room, count=2, total_fen=777)
+    packet.refresh_from_db()
+    expected = packet.shares
+    Packet.objects.filter(pk=packet.pk).update(shares=None)
+    services.packet_open(user=users[1], packet_id=packet.pk)
+    services.packet_open(user=users[2], packet_id=packet.pk)
+    packet.refresh_from_db()
+    assert packet.shares == expected
+    amounts = list(
+        Claim.objects.filter(packet=packet).order_by("index").values_list("amount_fen", flat=True)
+    )
+    assert amounts == expected and packet.remaining_fen == 0
+    assert reconcile().status == "clean"
+    assert_invariants()

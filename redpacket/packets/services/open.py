@@ -23,11 +23,11 @@ from chat.events import publish_on_commit, user_group
 from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
-from redpacket.packets import errors, facts, rules
+from redpacket.packets import allocation, errors, facts, rules
 from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import Admission, packet_store
 from redpacket.packets.models import Claim, Packet
-from redpacket.packets.services.common import publish_to_rooms
+from redpacket.packets.services.common import allocation_secret, publish_to_rooms
 from wallet import crediting
 
 logger = logging.getLogger(__name__)
@@ -147,6 +147,8 @@ def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult
         if previous is None:
             raise
         return OpenResult(previous, repeat=True)
+    if taken is None and _fill_missing_shares(packet_id):
+        taken = take(packet_id=packet_id, user=user, now=now)
     if taken is None:
         raise _no_share_left(packet_id, now)
     if taken.repeat:
@@ -162,6 +164,27 @@ def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult
         notice_room=Room(pk=room_id),  # only its id is stored with the notices
     )
     return OpenResult(taken.amount_fen, repeat=False)
+
+
+def _fill_missing_shares(packet_id: int) -> bool:
+    """Give an active packet sent without a share list (by a process still running the
+    code from before the list, during a deploy) its list; True if it had none."""
+    packet = Packet.objects.filter(
+        pk=packet_id, shares__isnull=True, status=Packet.Status.ACTIVE
+    ).first()
+    if packet is None:
+        return False
+    shares = allocation.packet_shares(
+        kind=packet.kind,
+        count=packet.count,
+        total_fen=packet.total_fen,
+        share_fen=packet.share_fen,
+        secret=allocation_secret(),
+        packet_id=packet.pk,
+        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
+    )
+    Packet.objects.filter(pk=packet_id, shares__isnull=True).update(shares=shares)
+    return True
 
 
 def _no_share_left(packet_id: int, now: dt.datetime) -> errors.DomainError:
@@ -184,7 +207,7 @@ WITH taken AS (
         status = CASE WHEN remaining_count = 1 THEN %(finished)s ELSE status END,
         finished_at = CASE WHEN remaining_count = 1 THEN %(now)s ELSE finished_at END
     WHERE id = %(packet_id)s AND remaining_count > 0 AND status = %(active)s
-        AND expires_at > %(now)s
+        AND expires_at > %(now)s AND shares IS NOT NULL
     RETURNING id, count - remaining_count - 1 AS share_index,
         (shares ->> (count - remaining_count - 1)::int)::bigint AS amount
 )
@@ -235,10 +258,10 @@ def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
             packet.status != Packet.Status.ACTIVE
             or packet.expires_at <= now
             or packet.remaining_count == 0
+            or packet.shares is None
         ):
             return None
         index = packet.count - packet.remaining_count
-        assert packet.shares is not None  # set at send on every packet that can be opened
         amount = int(packet.shares[index])
         packet.remaining_count -= 1
         packet.remaining_fen -= amount
