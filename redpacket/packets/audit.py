@@ -5,12 +5,11 @@ supplies the packets' rows and the per-packet checks (shares, counts, allocation
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db.models import Count, Min, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from redpacket.packets.allocation import packet_shares
 from redpacket.packets.models import Claim, Packet
+from redpacket.packets.services.common import packet_shares_of
 from wallet.audit import (
     CreditedRows,
     credit_once_findings,
@@ -40,7 +39,6 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
         claims_n=Count("claims"),
         smallest=Min("claims__amount_fen"),
     )
-    secret = settings.ALLOCATION_SECRET.encode()
     for packet in annotated.iterator(chunk_size=500):
         name = f"packet {packet.pk}"
         if packet.claimed + packet.remaining_fen + packet.refunded_fen != packet.total_fen:
@@ -64,22 +62,14 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
         if packet.smallest is not None and packet.smallest < 1:
             findings.append(Finding("share_below_one_fen", name, ">= 1", str(packet.smallest)))
         if packet.claims_n or packet.shares is not None:
-            findings.extend(_allocation_findings(packet, secret))
+            findings.extend(_allocation_findings(packet))
     return findings
 
 
-def _allocation_findings(packet: Packet, secret: bytes) -> list[Finding]:
+def _allocation_findings(packet: Packet) -> list[Finding]:
     """The share list stored at send and every claim against the allocation recomputed
     from the secret."""
-    expected = packet_shares(
-        kind=packet.kind,
-        count=packet.count,
-        total_fen=packet.total_fen,
-        share_fen=packet.share_fen,
-        secret=secret,
-        packet_id=packet.pk,
-        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-    )
+    expected = packet_shares_of(packet)
     stored: list[Finding] = []
     if packet.shares is not None and packet.shares != expected:
         # Not the values themselves: findings are shown in admin, the shares never.

@@ -7,10 +7,12 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 
 from chat.events import publish_on_commit, room_group
+from redpacket.packets import allocation
 from redpacket.packets.rules import Limits
 
 if TYPE_CHECKING:
     from redpacket.packets.facts import PacketFacts
+    from redpacket.packets.models import Packet
 
 
 def limits() -> Limits:
@@ -24,6 +26,20 @@ def limits() -> Limits:
 
 def allocation_secret() -> bytes:
     return settings.ALLOCATION_SECRET.encode()
+
+
+def packet_shares_of(packet: Packet) -> list[int]:
+    """The packet's shares in claim order under the server's secret (SPEC §3): what
+    `packet_send` stores on the row and 对账 recomputes."""
+    return allocation.packet_shares(
+        kind=packet.kind,
+        count=packet.count,
+        total_fen=packet.total_fen,
+        share_fen=packet.share_fen,
+        secret=allocation_secret(),
+        packet_id=packet.pk,
+        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
+    )
 
 
 def publish_to_rooms(room_ids: list[int], event: dict[str, Any]) -> None:

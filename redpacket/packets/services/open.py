@@ -23,11 +23,11 @@ from chat.events import publish_on_commit, user_group
 from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
-from redpacket.packets import allocation, errors, facts, rules
+from redpacket.packets import errors, facts, rules
 from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import Admission, packet_store
 from redpacket.packets.models import Claim, Packet
-from redpacket.packets.services.common import allocation_secret, publish_to_rooms
+from redpacket.packets.services.common import packet_shares_of, publish_to_rooms
 from wallet import crediting
 
 logger = logging.getLogger(__name__)
@@ -174,15 +174,7 @@ def _fill_missing_shares(packet_id: int) -> bool:
     ).first()
     if packet is None:
         return False
-    shares = allocation.packet_shares(
-        kind=packet.kind,
-        count=packet.count,
-        total_fen=packet.total_fen,
-        share_fen=packet.share_fen,
-        secret=allocation_secret(),
-        packet_id=packet.pk,
-        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-    )
+    shares = packet_shares_of(packet)
     Packet.objects.filter(pk=packet_id, shares__isnull=True).update(shares=shares)
     return True
 

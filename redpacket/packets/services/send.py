@@ -15,11 +15,11 @@ from chat.data import message_data
 from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.kernel.errors import InvalidInput
-from redpacket.packets import allocation, facts, rules
+from redpacket.packets import facts, rules
 from redpacket.packets.models import Packet
 from redpacket.packets.services.common import (
-    allocation_secret,
     limits,
+    packet_shares_of,
     public_packet,
     publish_to_rooms,
 )
@@ -116,15 +116,7 @@ def _create(details: dict[str, Any], source: wallet.CardCharge | str) -> Packet:
                 expires_at=now + timedelta(seconds=settings.REDPACKET_TTL_SECONDS),
             )
             # The shares are keyed by the packet's id, known only now.
-            packet.shares = allocation.packet_shares(
-                kind=packet.kind,
-                count=packet.count,
-                total_fen=packet.total_fen,
-                share_fen=packet.share_fen,
-                secret=allocation_secret(),
-                packet_id=packet.pk,
-                max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-            )
+            packet.shares = packet_shares_of(packet)
             packet.save(update_fields=["shares"])
             message = chat_services.message_create(
                 room=details["room"],
