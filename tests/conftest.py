@@ -219,9 +219,19 @@ def new_page(browser, request):
     contexts = []
     violations: list[str] = []
 
-    def make(base_url: str, *, width: int = 375, height: int = 812, locale: str = "zh-CN"):
+    def make(
+        base_url: str,
+        *,
+        width: int = 375,
+        height: int = 812,
+        locale: str = "zh-CN",
+        timezone_id: str | None = None,
+    ):
         context = browser.new_context(
-            base_url=base_url, viewport={"width": width, "height": height}, locale=locale
+            base_url=base_url,
+            viewport={"width": width, "height": height},
+            locale=locale,
+            timezone_id=timezone_id,
         )
         context.set_default_timeout(10_000)
         watch_csp(context, violations)

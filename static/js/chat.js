@@ -117,20 +117,39 @@
   };
 
   // --- time labels -----------------------------------------------------------------
+  // Every page shows times in the site's time zone (TIME_ZONE, on <body>), as the pages the
+  // server renders do, whatever the browser's own zone.
+  const SITE_ZONE = document.body.dataset.timeZone || undefined;
+  const zoneParts = new Intl.DateTimeFormat("en-US", {
+    timeZone: SITE_ZONE, hourCycle: "h23", weekday: "short",
+    year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit",
+  });
+  const WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+
+  /** The calendar fields of `date` in the site's zone. */
+  function inZone(date) {
+    const parts = {};
+    for (const part of zoneParts.formatToParts(date)) parts[part.type] = part.value;
+    return {
+      year: +parts.year, month: +parts.month, day: +parts.day,
+      hm: parts.hour + ":" + parts.minute, weekday: WEEKDAYS.indexOf(parts.weekday),
+    };
+  }
+
   function formatTime(iso) {
     const date = new Date(iso);
     if (isNaN(date)) return "";
-    const now = new Date();
-    const hm = String(date.getHours()).padStart(2, "0") + ":" + String(date.getMinutes()).padStart(2, "0");
-    const startOfDay = (d) => new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
-    const days = Math.round((startOfDay(now) - startOfDay(date)) / 86400000);
-    if (days <= 0) return hm;
-    if (days === 1) return t("昨天") + " " + hm;
+    const then = inZone(date);
+    const today = inZone(new Date());
+    const dayNumber = (d) => Date.UTC(d.year, d.month - 1, d.day) / 86400000;
+    const days = dayNumber(today) - dayNumber(then);
+    if (days <= 0) return then.hm;
+    if (days === 1) return t("昨天") + " " + then.hm;
     if (days < 7) {
       const names = [t("星期日"), t("星期一"), t("星期二"), t("星期三"), t("星期四"), t("星期五"), t("星期六")];
-      return names[date.getDay()] + " " + hm;
+      return names[then.weekday] + " " + then.hm;
     }
-    return date.getFullYear() + "/" + (date.getMonth() + 1) + "/" + date.getDate() + " " + hm;
+    return then.year + "/" + then.month + "/" + then.day + " " + then.hm;
   }
 
   window.RPChat = RPChat;

@@ -84,3 +84,33 @@ def test_plus_menu_opens_with_the_red_packet_entry_by_keyboard(
     screenshot(page, "chat-plus-menu")
     page.keyboard.press("Escape")
     expect(page.get_by_role("menuitem", name="红包")).to_be_hidden()
+
+
+def test_every_time_is_in_the_sites_zone_whatever_the_browsers(
+    live_asgi, new_page, make_user, group_room, settings
+):
+    """One time-zone rule (SPEC §6): pages show times in the site's zone (TIME_ZONE), the
+    ones the server renders and the ones the room's script draws alike — here for a
+    browser in New York, 13 hours behind Shanghai."""
+    import datetime as dt
+
+    from playwright.sync_api import expect
+
+    from chat import services
+    from chat.models import Message
+
+    assert settings.TIME_ZONE == "Asia/Shanghai"
+    alice = make_user("alice-zone")
+    room = group_room(alice, name="时区群")
+    message = services.message_post_text(room=room, sender=alice, text="几点了？")
+    # 2026-01-15 23:30 UTC: 16 January 07:30 in Shanghai, 15 January 18:30 in New York.
+    Message.objects.filter(pk=message.pk).update(
+        created_at=dt.datetime(2026, 1, 15, 23, 30, tzinfo=dt.UTC)
+    )
+    page = new_page(live_asgi, timezone_id="America/New_York")
+    log_in(page, "alice-zone")
+    assert page.evaluate("() => new Date(Date.UTC(2026, 0, 15, 23, 30)).getDate()") == 15
+    expect(page.locator("#room-list .room-time")).to_have_text("26/1/16")
+    open_room(page, room)
+    label = page.locator("#chat-messages .msg-time").first
+    expect(label).to_have_text("2026/1/16 07:30")
