@@ -155,8 +155,10 @@ def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult
         return OpenResult(taken.amount_fen, repeat=True)
 
     assert taken.claim_id is not None
-    packet_store().record(packet_id, user.pk, taken.amount_fen)
+    # The credit first: the claim is committed, and a failure of what follows (Redis)
+    # must not be what leaves it to the sweeper.
     crediting.credit_queue(Claim(pk=taken.claim_id, amount_fen=taken.amount_fen))
+    packet_store().record(packet_id, user.pk, taken.amount_fen)
     _announce(
         packet_facts=packet_facts,
         user=user,
