@@ -92,20 +92,29 @@ def credits_requeue_stale() -> int:
 
 
 def credit_once(
-    model: type[models.Model], pk: int, *, escrow: str, kind: str, reference_prefix: str
+    model: type[models.Model],
+    pk: int,
+    *,
+    escrow: str,
+    kind: str,
+    reference_prefix: str,
+    event: Callable[[int, int | None], dict[str, Any]],
+    link_field: str | None = None,
 ) -> bool:
     """Credit one pending row of `model` from `escrow`; returns whether this run did.
 
     One statement marks the row credited and returns what to pay: it takes the row's
     lock, so a concurrent run waits, then finds it credited and does nothing; the ledger
     movement in the same transaction is unique on its reference besides. After commit,
-    `wallet.credited` goes to the receiver's connections.
+    `wallet.credited` goes to the receiver's connections, with the fields
+    `event(pk, link)` names (API.md: `source`, `packet_id` or `win_id`); `link` is the
+    row's `link_field` column (a claim's packet), read by the same statement.
     """
     with transaction.atomic():
-        row = _mark_credited(model, pk)
+        row = _mark_credited(model, pk, link_field)
         if row is None:  # no such row, or credited already
             return False
-        user_id, amount_fen = row
+        user_id, amount_fen, link = row
         user = User(pk=user_id)
         txn, _created = wallet.wallet_credit_from_escrow(
             user=user,
@@ -120,14 +129,21 @@ def credit_once(
             balance = balance_of(user)
         publish_on_commit(
             user_group(user_id),
-            {"type": "wallet.credited", "amount_fen": amount_fen, "balance_fen": balance},
+            {
+                "type": "wallet.credited",
+                "amount_fen": amount_fen,
+                "balance_fen": balance,
+                **event(pk, link),
+            },
         )
     return True
 
 
-def _mark_credited(model: type[models.Model], pk: int) -> tuple[int, int] | None:
-    """UPDATE … RETURNING (which the ORM's update() cannot): (user id, amount) of the
-    row if it was pending."""
+def _mark_credited(
+    model: type[models.Model], pk: int, link_field: str | None
+) -> tuple[int, int, int | None] | None:
+    """UPDATE … RETURNING (which the ORM's update() cannot): (user id, amount, link) of
+    the row if it was pending; link is the `link_field` column, or None."""
     meta = model._meta
     quote = connection.ops.quote_name
 
@@ -142,7 +158,8 @@ def _mark_credited(model: type[models.Model], pk: int) -> tuple[int, int] | None
             f"UPDATE {quote(meta.db_table)}"
             f" SET {column('credit_status')} = %s, {column('credited_at')} = %s"
             f" WHERE {column(meta.pk.name)} = %s AND {column('credit_status')} = %s"
-            f" RETURNING {column('user')}, {column('amount_fen')}",
+            f" RETURNING {column('user')}, {column('amount_fen')},"
+            f" {column(link_field) if link_field else 'NULL'}",
             [CREDITED, connection.ops.adapt_datetimefield_value(timezone.now()), pk, PENDING],
         )
         return cursor.fetchone()

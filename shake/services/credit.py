@@ -21,6 +21,7 @@ def win_credit(*, win_id: int) -> bool:
         escrow=Account.Kind.CAMPAIGN_ESCROW,
         kind=LedgerTransaction.Kind.WIN_CREDIT,
         reference_prefix="win",
+        event=lambda pk, _link: {"source": "shake", "win_id": pk},
     )
 
 

@@ -134,6 +134,30 @@ def test_credit_moves_the_share_to_change_exactly_once(group, send):
     assert_invariants()
 
 
+def test_credit_tells_the_receiver_which_packet_it_came_from(group, send, monkeypatch):
+    sent = []
+    monkeypatch.setattr(
+        "redpacket.kernel.events._send_now", lambda group, event: sent.append((group, event))
+    )
+    room, users = group(3)
+    packet = send(users[0], room, count=2, total_fen=600)
+    result = services.packet_open(user=users[1], packet_id=packet.pk)
+    claim = Claim.objects.get(user=users[1])
+    if claim.credit_status == "pending":  # no eager Celery: credit it here
+        assert services.claim_credit(claim_id=claim.pk) is True
+    assert (
+        f"user.{users[1].pk}",
+        {
+            "type": "wallet.credited",
+            "amount_fen": result.amount_fen,
+            "balance_fen": 100_000 + result.amount_fen,
+            "source": "claim",
+            "packet_id": packet.pk,
+        },
+    ) in sent
+    assert_invariants()
+
+
 def test_expire_refunds_the_remainder_once(group, send):
     room, users = group(3)
     packet = send(users[0], room, count=3, total_fen=900)

@@ -164,5 +164,7 @@ def test_a_credit_tells_the_winner_after_commit(
             "type": "wallet.credited",
             "amount_fen": result.amount_fen,
             "balance_fen": result.amount_fen,
+            "source": "shake",
+            "win_id": result.win_id,
         },
     ) in sent

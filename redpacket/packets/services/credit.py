@@ -21,6 +21,8 @@ def claim_credit(*, claim_id: int) -> bool:
         escrow=Account.Kind.PACKET_ESCROW,
         kind=LedgerTransaction.Kind.CLAIM_CREDIT,
         reference_prefix="claim",
+        event=lambda _pk, packet_id: {"source": "claim", "packet_id": packet_id},
+        link_field="packet",
     )
 
 
