@@ -243,7 +243,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Start due shake campaigns, end those past their end time and refund the rest.
     "shake-end-campaigns": {"task": "shake.tasks.end_campaigns", "schedule": 60.0},
+    "idempotency-purge": {"task": "wallet.tasks.idempotency_purge", "schedule": 3600.0},
 }
+# How long an answered Idempotency-Key is kept for replay (the client's retry window).
+IDEMPOTENCY_KEEP_DAYS: int = env.int("IDEMPOTENCY_KEEP_DAYS", default=7)
 
 # --- Auth ------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

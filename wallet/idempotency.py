@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -129,6 +130,25 @@ def idempotency_finish(*, record: IdempotencyRecord, status: int, body: Any) -> 
         IdempotencyRecord.objects.filter(
             pk=record.pk, state=IdempotencyRecord.State.PROCESSING
         ).delete()
+
+
+def idempotency_purge(*, batch: int = 5_000) -> int:
+    """Delete answered records older than IDEMPOTENCY_KEEP_DAYS; returns how many.
+
+    A key is a promise for a retry window, not forever: after it, the same key is a new
+    request. Records still processing are kept whatever their age: a re-run of their
+    request resumes by the record's id what the first run began (its packet, its bank
+    operation), so they go only once answered."""
+    cutoff = timezone.now() - timedelta(days=settings.IDEMPOTENCY_KEEP_DAYS)
+    done = IdempotencyRecord.objects.filter(
+        state=IdempotencyRecord.State.DONE, updated_at__lt=cutoff
+    )
+    purged = 0
+    while True:
+        ids = list(done.values_list("pk", flat=True)[:batch])
+        if not ids:
+            return purged
+        purged += IdempotencyRecord.objects.filter(pk__in=ids).delete()[0]
 
 
 def request_key_of(record: IdempotencyRecord) -> str:

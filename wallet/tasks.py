@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError
 
-from wallet import crediting, reconciliation
+from wallet import crediting, idempotency, reconciliation
 
 # The options of every credit task (claims, wins): see the module's docstring.
 CREDIT_TASK_OPTIONS = {
@@ -51,3 +51,9 @@ def _sweep_when_a_worker_starts(sender=None, **kwargs):
 @shared_task(name="redpacket.tasks.reconcile", time_limit=3600)
 def reconcile(run_id: int | None = None) -> int:
     return reconciliation.reconcile(run_id=run_id).pk
+
+
+@shared_task(name="wallet.tasks.idempotency_purge", time_limit=600)
+def idempotency_purge() -> int:
+    """Forget answered Idempotency-Keys past their retry window (IDEMPOTENCY_KEEP_DAYS)."""
+    return idempotency.idempotency_purge()

@@ -226,3 +226,4 @@ def test_sender_who_takes_the_last_share_is_told_all_are_gone(group, send):
         .values_list("text", flat=True)
     )
     assert notices == [f"{users[1].name}领取了你的红包", "你的红包已被领完"]
+    assert_invariants()

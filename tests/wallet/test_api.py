@@ -101,6 +101,44 @@ def test_replay_returns_the_first_response_and_moves_no_money(auth_client):
     assert_invariants()
 
 
+def test_answered_keys_are_forgotten_after_their_window_and_pending_ones_kept(
+    auth_client, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from wallet.idempotency import idempotency_purge
+    from wallet.models import IdempotencyRecord
+
+    settings.IDEMPOTENCY_KEEP_DAYS = 7
+    client = auth_client()
+    card = bind_via_api(client)
+    headers = key()
+    body = {"card_id": card["id"], "amount_fen": 1_000, "pin": PIN}
+    assert client.post("/api/wallet/topup", body, format="json", **headers).status_code == 200
+    fresh = key()
+    client.post("/api/wallet/topup", body, format="json", **fresh)
+    old = timezone.now() - timedelta(days=8)
+    IdempotencyRecord.objects.update(updated_at=old)
+    IdempotencyRecord.objects.filter(pk=IdempotencyRecord.objects.latest("pk").pk).update(
+        updated_at=timezone.now()
+    )
+    stuck = IdempotencyRecord.objects.create(
+        user=client.user, scope="api:stuck", key_digest="x", request_hash="y"
+    )
+    IdempotencyRecord.objects.filter(pk=stuck.pk).update(updated_at=old)
+
+    assert idempotency_purge() == 1
+    assert IdempotencyRecord.objects.count() == 2  # the recent answer and the stuck one
+    assert IdempotencyRecord.objects.filter(pk=stuck.pk).exists()  # still processing: kept
+    # The forgotten key is a new request now: it tops up again.
+    again = client.post("/api/wallet/topup", body, format="json", **headers)
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again
+    assert balance_of(client.user) == 3_000
+    assert_invariants()
+
+
 def test_same_key_with_another_body_is_409(auth_client):
     client = auth_client()
     card = bind_via_api(client)
