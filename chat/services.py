@@ -167,25 +167,39 @@ def _too_many(field: str) -> InvalidInput:
     )
 
 
-def _join(locked: Room, *, actor: User, users: list[User], field: str) -> list[User]:
+def _member_ids(locked: Room) -> set[int]:
+    return set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+
+
+def _join(
+    locked: Room, *, actor: User, users: list[User], field: str, present: set[int] | None = None
+) -> list[User]:
     """Make `users` members of the locked group (those already in it are skipped) and
-    post the "X邀请Y加入了群聊" notice. Returns who joined."""
-    present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+    post the "X邀请Y加入了群聊" notice. Returns who joined. `present` (the member ids, if
+    the caller has read them) is updated with them. A pending invitation of someone who
+    joins is closed as accepted: they are in, and it no longer holds a place."""
+    present = _member_ids(locked) if present is None else present
     joining = [user for user in users if user.pk not in present]
     if len(present) + len(joining) > _max_members():
         raise _too_many(field)
     if joining:
         Membership.objects.bulk_create([Membership(room=locked, user=u) for u in joining])
+        Invitation.objects.filter(
+            room=locked, invitee__in=joining, state=Invitation.State.PENDING
+        ).update(state=Invitation.State.ACCEPTED, responded_at=timezone.now())
+        present.update(user.pk for user in joining)
         _refresh_members_on_commit(locked.pk)
         _post_invite_notice(room=locked, actor=actor, invited=joining)
     return joining
 
 
-def _invite(locked: Room, *, inviter: User, users: list[User], field: str) -> list[User]:
+def _invite(
+    locked: Room, *, inviter: User, users: list[User], field: str, present: set[int] | None = None
+) -> list[User]:
     """Pending invitations to the locked group for `users` who are neither members nor
     already invited; each invitee hears of it on their own connections. Members plus
     pending invitations stay within the member limit. Returns everyone now invited."""
-    present = set(Membership.objects.filter(room=locked).values_list("user_id", flat=True))
+    present = _member_ids(locked) if present is None else present
     pending = set(
         Invitation.objects.filter(room=locked, state=Invitation.State.PENDING).values_list(
             "invitee_id", flat=True
@@ -254,8 +268,9 @@ def group_add(*, room: Room, actor: User, user_ids: Iterable[int]) -> tuple[Room
     with transaction.atomic():
         locked = _locked_group(room, actor)
         joining, strangers = _split_acquainted(actor, _active_users(ids, field="user_ids"))
-        _join(locked, actor=actor, users=joining, field="user_ids")
-        invited = _invite(locked, inviter=actor, users=strangers, field="user_ids")
+        present = _member_ids(locked)
+        _join(locked, actor=actor, users=joining, field="user_ids", present=present)
+        invited = _invite(locked, inviter=actor, users=strangers, field="user_ids", present=present)
     return locked, invited
 
 

@@ -62,6 +62,27 @@ def test_a_member_adding_a_stranger_invites_them(auth_client, make_user, group_r
     assert Invitation.objects.filter(room=room, invitee=stranger).count() == 1
 
 
+def test_an_invitee_added_directly_later_has_no_pending_invitation_left(
+    auth_client, make_user, group_room
+):
+    client = auth_client()
+    stranger, known_to_both = make_user(), make_user()
+    room = group_room(client.user)
+    client.post(f"/api/rooms/{room.pk}/members", {"user_ids": [stranger.pk]}, format="json")
+    assert Invitation.objects.get(room=room, invitee=stranger).state == "pending"
+    # Another member who knows the stranger adds them: they are in, the invitation closed.
+    acquaint(known_to_both, stranger)
+    services.room_add_members(room=room, actor=client.user, user_ids=[known_to_both.pk])
+    services.group_add(room=room, actor=known_to_both, user_ids=[stranger.pk])
+    assert stranger.pk in member_ids(room)
+    invitation = Invitation.objects.get(room=room, invitee=stranger)
+    assert invitation.state == "accepted" and invitation.responded_at is not None
+    # Accepting it now is a no-op, not a second join.
+    joined = Membership.objects.filter(room=room).count()
+    services.invitation_accept(invitation_id=invitation.pk, user=stranger)
+    assert Membership.objects.filter(room=room).count() == joined
+
+
 def test_opening_a_direct_room_alone_does_not_make_an_acquaintance(make_user):
     alice, bob, carol = make_user(), make_user(), make_user()
     room, _ = services.room_get_or_create_direct(user=alice, other_user_id=bob.pk)
