@@ -21,12 +21,13 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from rest_framework.request import Request
@@ -88,7 +89,9 @@ def idempotency_begin(*, user: Any, scope: str, key: object, fingerprint: str) -
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         try:
-            with transaction.atomic():
+            # One INSERT: in autocommit it needs no transaction of its own (a failed one
+            # leaves the connection usable); inside a caller's transaction, a savepoint.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 return IdempotencyRecord.objects.create(
                     user=user, scope=scope, key_digest=key_digest, request_hash=fingerprint
                 )

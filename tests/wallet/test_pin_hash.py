@@ -151,3 +151,23 @@ def test_pepper_id_and_hash_tell_nothing_of_pepper_or_pin():
     with pytest.raises(pin_hash.UnknownPepper):
         check(peppers=[OLD_PEPPER], user_id=7, pin=PIN, stored=stored)
     assert not pin_hash.is_keyed("pbkdf2_sha256$1000000$salt$hash")
+
+
+def test_a_malformed_pin_is_refused_without_counting_a_guess(make_user, bind_card):
+    from redpacket.kernel.errors import InvalidInput
+
+    user = make_user()
+    bind_card(user)
+    for malformed in ("12345", "abcdef", "１２３４５６"):
+        with pytest.raises(InvalidInput) as refused:
+            services.payment_authorize(user=user, pin=malformed)
+        assert refused.value.code == "invalid_pin"
+    assert PaymentPin.objects.get(user=user).failed_attempts == 0
+    services.payment_authorize(user=user, pin=PIN)
+
+
+def test_a_user_without_a_pin_pays_from_change_whatever_pin_is_sent(make_user):
+    user = make_user()
+    services.payment_authorize(user=user, pin=None)
+    services.payment_authorize(user=user, pin="not-a-pin")
+    assert not PaymentPin.objects.filter(user=user).exists()

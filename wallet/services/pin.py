@@ -56,7 +56,7 @@ def _pin_matches(*, user: User, pin: str, stored: str) -> tuple[bool, bool]:
     return match is not pin_hash.PinMatch.WRONG, match is pin_hash.PinMatch.RIGHT_STALE
 
 
-def pin_verify(*, user: User, pin: str) -> None:
+def pin_verify(*, user: User, pin: str, required: bool = True) -> None:
     """Check the payment PIN, counting failures; 5 wrong lock payments for 3 hours.
 
     The check runs under a row lock on the user's PIN, in its own short transaction, so
@@ -64,14 +64,19 @@ def pin_verify(*, user: User, pin: str) -> None:
     PIN_MAX_ATTEMPTS checks before the lock. Call it before the payment's transaction:
     the count of a failure must survive the rollback of the payment it refused. A right
     PIN whose hash is stale (PBKDF2 from before the pepper, or a retired pepper) is stored
-    again in the current form in the same transaction.
+    again in the current form in the same transaction. A right PIN with nothing to reset
+    writes nothing. With `required=False` a user without a PIN passes.
     """
     now = timezone.now()
     refusal: errors.PaymentRefused | None = None
     with transaction.atomic():
         record = PaymentPin.objects.select_for_update().filter(user=user).first()
         if record is None:
-            raise errors.PinRequired()
+            if required:
+                raise errors.PinRequired()
+            return
+        _validate_pin_format(pin)  # not a guess: not counted
+        before = (record.failed_attempts, record.locked_until, record.pin_hash)
         if record.locked_until is not None:
             if record.locked_until > now:
                 raise errors.PinLocked()
@@ -89,16 +94,19 @@ def pin_verify(*, user: User, pin: str) -> None:
                 refusal = errors.PinLocked()
             else:
                 refusal = errors.WrongPin(_("支付密码错误，还可以再试%(n)d次") % {"n": left})
-        record.save(update_fields=["failed_attempts", "locked_until", "pin_hash", "updated_at"])
+        if (record.failed_attempts, record.locked_until, record.pin_hash) != before:
+            record.save(
+                update_fields=["failed_attempts", "locked_until", "pin_hash", "updated_at"]
+            )
     if refusal is not None:
         raise refusal
 
 
 def payment_authorize(*, user: User, pin: str | None) -> None:
-    """Once a user has a PIN, every payment needs it; before that, change pays without."""
-    if not PaymentPin.objects.filter(user=user).exists():
-        return
+    """Once a user has a PIN, every payment needs it; before that, change pays without.
+    With a PIN given, the one locked read of `pin_verify` also tells whether one is set."""
     if not pin:
-        raise errors.PinRequired()
-    _validate_pin_format(pin)
-    pin_verify(user=user, pin=pin)
+        if PaymentPin.objects.filter(user=user).exists():
+            raise errors.PinRequired()
+        return
+    pin_verify(user=user, pin=pin, required=False)
