@@ -87,9 +87,21 @@ def main(argv: list[str] | None = None) -> int:
             "-w", str(workers), "--no-control-socket", "--access-logfile", "/dev/null",
         ]  # fmt: skip
 
+    def gthread(port: int, workers: int, threads: int) -> list[str]:
+        return [*gunicorn(port, workers), "-k", "gthread", "--threads", str(threads)]
+
+    def granian(port: int, workers: int) -> list[str]:
+        return [
+            str(bin_dir / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), "--no-ws", "--log-level",
+            "warning", "--no-access-log", "redpacket.wsgi:application",
+        ]  # fmt: skip
+
     candidates = [
         ("daphne, 1 process (ASGI)", lambda p: daphne(p)),
         ("uvicorn, 2 workers (ASGI)", lambda p: uvicorn(p, 2)),
+        ("granian, 2 workers (WSGI)", lambda p: granian(p, 2)),
+        ("gunicorn, 2 gthread workers × 4 threads (WSGI)", lambda p: gthread(p, 2, 4)),
         ("gunicorn, 2 sync workers (WSGI)", lambda p: gunicorn(p, 2)),
         ("gunicorn, 4 sync workers (WSGI)", lambda p: gunicorn(p, 4)),
         ("gunicorn, 6 sync workers (WSGI)", lambda p: gunicorn(p, 6)),
