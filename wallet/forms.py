@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from redpacket.kernel.money import parse_yuan, yuan
+from wallet.errors import InsufficientBalance
 
 
 class YuanField(forms.CharField):
@@ -71,12 +72,26 @@ class IdempotentForm(forms.Form):
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
 
-class CardBindForm(forms.Form):
-    card_number = forms.CharField(
+def _card_number_field(widget: forms.Widget | None = None) -> forms.CharField:
+    return forms.CharField(
         label=_("卡号"),
         max_length=32,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
+        widget=widget
+        or forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
     )
+
+
+class CardNumberForm(forms.Form):
+    """Binding, step 1 (SPEC §4 Paying): the card number alone, then 下一步."""
+
+    card_number = _card_number_field()
+
+
+class CardBindForm(forms.Form):
+    """Binding, step 2: holder name and reserved phone for the number of step 1 (carried
+    back in a hidden field and checked again), and the new PIN with the first card."""
+
+    card_number = _card_number_field(forms.HiddenInput)
     holder_name = forms.CharField(label=_("持卡人"), max_length=40)
     phone = forms.CharField(
         label=_("银行预留手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
@@ -98,10 +113,28 @@ class CardVerifyForm(forms.Form):
 
 
 class _PaymentForm(IdempotentForm):
-    def __init__(self, *args, needs_pin: bool = False, **kwargs):
+    """A payment page's form. `balance_fen` (pages that pay from change: withdraw,
+    transfer) refuses an amount over the balance as a field error, before any PIN; the
+    amount input carries the balance so the PIN pad is not opened for it either."""
+
+    def __init__(self, *args, needs_pin: bool = False, balance_fen: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.balance_fen = balance_fen
         if needs_pin:
             self.fields["pin"] = PinField()
+        if balance_fen is not None and "amount_fen" in self.fields:
+            self.fields["amount_fen"].widget.attrs.update(
+                {
+                    "data-balance-fen": str(balance_fen),
+                    "data-balance-error": str(InsufficientBalance.message),
+                }
+            )
+
+    def clean_amount_fen(self):
+        amount = self.cleaned_data.get("amount_fen")
+        if amount is not None and self.balance_fen is not None and amount > self.balance_fen:
+            raise forms.ValidationError(InsufficientBalance.message, code="insufficient_balance")
+        return amount
 
 
 class CardPaymentForm(_PaymentForm):

@@ -99,6 +99,11 @@ def test_payment_refusals_show_as_form_errors(page_client, make_user):
         {"card_id": card.pk, "amount_fen": "1", "pin": PIN, "idempotency_key": "b"},
     )
     assert "零钱余额不足" in short.content.decode()
+    # A transfer over the balance is refused before its recipient is looked up: fund it.
+    page_client.post(
+        "/wallet/topup/",
+        {"card_id": card.pk, "amount_fen": "1", "pin": PIN, "idempotency_key": "d"},
+    )
     nobody = page_client.post(
         "/wallet/transfer/",
         {"recipient": "no-such-user", "amount_fen": "1", "pin": PIN, "idempotency_key": "c"},
