@@ -18,6 +18,9 @@ class YuanField(forms.CharField):
 
     def __init__(self, *, min_fen: int = 1, max_fen: int | None = None, **kwargs):
         self.min_fen, self.max_fen = min_fen, max_fen
+        # Set by a form paying from change: an amount over it is 零钱余额不足, said before
+        # the single-payment cap (a ¥99,999 withdrawal from ¥10 is short, first of all).
+        self.balance_fen: int | None = None
         kwargs.setdefault(
             "widget",
             forms.TextInput(
@@ -37,6 +40,8 @@ class YuanField(forms.CharField):
             raise forms.ValidationError(
                 _("金额不能低于%(min)s") % {"min": yuan(self.min_fen)}, code="min"
             )
+        if self.balance_fen is not None and fen > self.balance_fen:
+            raise forms.ValidationError(InsufficientBalance.message, code="insufficient_balance")
         if self.max_fen is not None and fen > self.max_fen:
             raise forms.ValidationError(
                 _("金额不能超过%(max)s") % {"max": yuan(self.max_fen)}, code="max"
@@ -119,22 +124,17 @@ class _PaymentForm(IdempotentForm):
 
     def __init__(self, *args, needs_pin: bool = False, balance_fen: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.balance_fen = balance_fen
         if needs_pin:
             self.fields["pin"] = PinField()
-        if balance_fen is not None and "amount_fen" in self.fields:
-            self.fields["amount_fen"].widget.attrs.update(
+        amount = self.fields.get("amount_fen")
+        if balance_fen is not None and isinstance(amount, YuanField):
+            amount.balance_fen = balance_fen
+            amount.widget.attrs.update(
                 {
                     "data-balance-fen": str(balance_fen),
                     "data-balance-error": str(InsufficientBalance.message),
                 }
             )
-
-    def clean_amount_fen(self):
-        amount = self.cleaned_data.get("amount_fen")
-        if amount is not None and self.balance_fen is not None and amount > self.balance_fen:
-            raise forms.ValidationError(InsufficientBalance.message, code="insufficient_balance")
-        return amount
 
 
 class CardPaymentForm(_PaymentForm):
