@@ -96,7 +96,7 @@ class CardBindForm(forms.Form):
     """Binding, step 2: holder name and reserved phone for the number of step 1 (carried
     back in a hidden field and checked again), and the new PIN with the first card."""
 
-    card_number = _card_number_field(forms.HiddenInput)
+    card_number = _card_number_field(forms.HiddenInput())
     holder_name = forms.CharField(label=_("持卡人"), max_length=40)
     phone = forms.CharField(
         label=_("银行预留手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})

@@ -79,9 +79,7 @@ def card_add(request):
             add_domain_error(form, error)
         else:
             request.session["sandbox_sms_code"] = code
-            return redirect(
-                _with_next(reverse("wallet:card_verify", args=[binding.pk]), next_url)
-            )
+            return redirect(_with_next(reverse("wallet:card_verify", args=[binding.pk]), next_url))
     if "card_number" in form.errors:  # the number itself is wrong: back to step 1
         number_form = CardNumberForm(request.POST)
         if number_form.is_valid():

@@ -22,9 +22,7 @@ def draft_keep(*, session: Any, room_id: int, data: Mapping[str, Any]) -> None:
     """Remember what was typed on room `room_id`'s send page (replaces an older draft)."""
     session[SESSION_KEY] = {
         "room_id": room_id,
-        "fields": {
-            name: str(data.get(name) or "")[:MAX_FIELD_LENGTH] for name in DRAFT_FIELDS
-        },
+        "fields": {name: str(data.get(name) or "")[:MAX_FIELD_LENGTH] for name in DRAFT_FIELDS},
     }
 
 
@@ -36,4 +34,6 @@ def draft_take(*, session: Any, room_id: int) -> dict[str, str] | None:
         return None
     del session[SESSION_KEY]
     fields = draft.get("fields")
-    return {name: str(fields.get(name, "")) for name in DRAFT_FIELDS} if isinstance(fields, dict) else None
+    if not isinstance(fields, dict):
+        return None
+    return {name: str(fields.get(name, "")) for name in DRAFT_FIELDS}

@@ -124,7 +124,8 @@ def test_a_draft_belongs_to_its_room(short_sender, make_user):
     send_url = f"/packets/send/{room.pk}/"
     key = form_key(client.get(send_url).content.decode())
     client.post(send_url, {"idempotency_key": key, "add_card": "1", **PACKET})
-    assert 'value="绑卡也不丢"' not in client.get(f"/packets/send/{other_room.pk}/").content.decode()
+    elsewhere = client.get(f"/packets/send/{other_room.pk}/").content.decode()
+    assert 'value="绑卡也不丢"' not in elsewhere
     assert 'value="绑卡也不丢"' in client.get(send_url).content.decode()
     assert not Packet.objects.exists()
 

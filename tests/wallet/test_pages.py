@@ -168,5 +168,5 @@ def test_a_withdrawal_over_the_balance_is_a_form_error_before_the_pin(page_clien
     ).content.decode()
     assert re.search(r'class="field-error" role="alert">零钱余额不足<', over)
     assert balance_of(page_client.user) == 1_000
-    assert 'data-balance-fen' not in page_client.get("/wallet/topup/").content.decode()
+    assert "data-balance-fen" not in page_client.get("/wallet/topup/").content.decode()
     assert_invariants()
