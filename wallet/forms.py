@@ -8,6 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from redpacket.kernel.money import parse_yuan, yuan
+from wallet.errors import InsufficientBalance
 
 
 class YuanField(forms.CharField):
@@ -17,6 +18,9 @@ class YuanField(forms.CharField):
 
     def __init__(self, *, min_fen: int = 1, max_fen: int | None = None, **kwargs):
         self.min_fen, self.max_fen = min_fen, max_fen
+        # Set by a form paying from change: an amount over it is 零钱余额不足, said before
+        # the single-payment cap (a ¥99,999 withdrawal from ¥10 is short, first of all).
+        self.balance_fen: int | None = None
         kwargs.setdefault(
             "widget",
             forms.TextInput(
@@ -36,6 +40,8 @@ class YuanField(forms.CharField):
             raise forms.ValidationError(
                 _("金额不能低于%(min)s") % {"min": yuan(self.min_fen)}, code="min"
             )
+        if self.balance_fen is not None and fen > self.balance_fen:
+            raise forms.ValidationError(InsufficientBalance.message, code="insufficient_balance")
         if self.max_fen is not None and fen > self.max_fen:
             raise forms.ValidationError(
                 _("金额不能超过%(max)s") % {"max": yuan(self.max_fen)}, code="max"
@@ -71,12 +77,26 @@ class IdempotentForm(forms.Form):
             self.initial.setdefault("idempotency_key", uuid.uuid4().hex)
 
 
-class CardBindForm(forms.Form):
-    card_number = forms.CharField(
+def _card_number_field(widget: forms.Widget | None = None) -> forms.CharField:
+    return forms.CharField(
         label=_("卡号"),
         max_length=32,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
+        widget=widget
+        or forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "cc-number"}),
     )
+
+
+class CardNumberForm(forms.Form):
+    """Binding, step 1 (SPEC §4 Paying): the card number alone, then 下一步."""
+
+    card_number = _card_number_field()
+
+
+class CardBindForm(forms.Form):
+    """Binding, step 2: holder name and reserved phone for the number of step 1 (carried
+    back in a hidden field and checked again), and the new PIN with the first card."""
+
+    card_number = _card_number_field(forms.HiddenInput())
     holder_name = forms.CharField(label=_("持卡人"), max_length=40)
     phone = forms.CharField(
         label=_("银行预留手机号"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel"})
@@ -98,10 +118,23 @@ class CardVerifyForm(forms.Form):
 
 
 class _PaymentForm(IdempotentForm):
-    def __init__(self, *args, needs_pin: bool = False, **kwargs):
+    """A payment page's form. `balance_fen` (pages that pay from change: withdraw,
+    transfer) refuses an amount over the balance as a field error, before any PIN; the
+    amount input carries the balance so the PIN pad is not opened for it either."""
+
+    def __init__(self, *args, needs_pin: bool = False, balance_fen: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if needs_pin:
             self.fields["pin"] = PinField()
+        amount = self.fields.get("amount_fen")
+        if balance_fen is not None and isinstance(amount, YuanField):
+            amount.balance_fen = balance_fen
+            amount.widget.attrs.update(
+                {
+                    "data-balance-fen": str(balance_fen),
+                    "data-balance-error": str(InsufficientBalance.message),
+                }
+            )
 
 
 class CardPaymentForm(_PaymentForm):

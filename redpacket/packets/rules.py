@@ -318,3 +318,24 @@ CREDIT_LINES = (
 def credit_line(seed: int) -> str:
     """SPEC §2: after a share is credited the result page rotates these lines."""
     return _(CREDIT_LINES[seed % len(CREDIT_LINES)])
+
+
+def packet_total_fen(
+    *, kind: str, count: int | None, total_fen: int | None, share_fen: int | None
+) -> int | None:
+    """What a packet about to be sent costs: the lucky total, or share × count."""
+    if kind == LUCKY:
+        return total_fen
+    if share_fen is None or not count or count < 1:
+        return None
+    return share_fen * count
+
+
+def pay_card_choice(*, balance_fen: int, cost_fen: int | None, card_ids: list[int]) -> int | None:
+    """The pay sheet's choice (SPEC §4 Paying): None for change (零钱) when it covers the
+    cost (or the cost is not known yet), else the newest bound card (the one just bound
+    in the flow), else None again (the sheet then offers 添加银行卡).
+    static/js/redpacket-pay.js makes the same choice as the amounts change."""
+    if cost_fen is None or balance_fen >= cost_fen or not card_ids:
+        return None
+    return max(card_ids)

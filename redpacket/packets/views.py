@@ -9,6 +9,7 @@ the API does, and renders what they return; the texts of the open page come from
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -17,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from chat import selectors as chat_selectors
@@ -26,14 +28,15 @@ from redpacket.kernel.errors import DomainError
 from redpacket.kernel.forms import add_domain_error
 from redpacket.kernel.money import parse_yuan, yuan, yuan_plain
 from redpacket.kernel.numbers import parse_int
-from redpacket.packets import errors, rules, selectors, services
+from redpacket.packets import drafts, errors, rules, selectors, services
 from redpacket.packets.forms import PacketSendForm
 from redpacket.packets.models import Packet
 from redpacket.packets.services.common import limits
-from wallet.errors import PinLocked
+from wallet.errors import InsufficientBalance, PinLocked
 from wallet.forms import YuanField
 from wallet.idempotency import run_idempotent
 from wallet.selectors import wallet_summary
+from wallet.services import BALANCE
 
 ROOM_PICK_LIMIT = 200
 RECORDS_PER_PAGE = 30
@@ -129,6 +132,24 @@ def _switched_initial(request: SignedInRequest, form: PacketSendForm) -> dict[st
     }
 
 
+def _draft_initial(draft: dict[str, str], is_direct: bool, wallet: Any) -> dict[str, Any]:
+    """The send form as it was typed before 添加银行卡, paying with what can pay now
+    (`rules.pay_card_choice`: change if enough, else the newest card)."""
+    kind = rules.NORMAL if is_direct or draft["kind"] == rules.NORMAL else rules.LUCKY
+    cost = rules.packet_total_fen(
+        kind=kind,
+        count=1 if is_direct else parse_int(draft["count"].strip(), max_digits=4),
+        total_fen=parse_yuan(draft["total_fen"]),
+        share_fen=parse_yuan(draft["share_fen"]),
+    )
+    card_id = rules.pay_card_choice(
+        balance_fen=wallet.balance_fen,
+        cost_fen=cost,
+        card_ids=[card.pk for card in wallet.cards],
+    )
+    return {**draft, "kind": kind, "pay_with": BALANCE if card_id is None else str(card_id)}
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def send(request: SignedInRequest, room_id: int) -> HttpResponse:
@@ -144,7 +165,21 @@ def send(request: SignedInRequest, room_id: int) -> HttpResponse:
         "cards": wallet.cards,
         "needs_pin": wallet.has_pin,
     }
-    form = PacketSendForm(request.POST or None, **form_kwargs)
+    send_url = reverse("redpacket:send", args=[room.pk])
+    if request.method == "POST" and request.POST.get("add_card"):
+        # 添加银行卡 from the pay sheet or the no-JS form: keep the packet as typed, bind
+        # the card, come back here (SPEC §4 Paying).
+        drafts.draft_keep(session=request.session, room_id=room.pk, data=request.POST)
+        return redirect(f"{reverse('wallet:card_add')}?{urlencode({'next': send_url})}")
+    draft = (
+        drafts.draft_take(session=request.session, room_id=room.pk)
+        if request.method == "GET"
+        else None
+    )
+    if draft is not None:
+        form = PacketSendForm(initial=_draft_initial(draft, is_direct, wallet), **form_kwargs)
+    else:
+        form = PacketSendForm(request.POST or None, **form_kwargs)
     if request.method == "POST" and request.POST.get("switch") and not is_direct:
         form = PacketSendForm(initial=_switched_initial(request, form), **form_kwargs)
     elif request.method == "POST" and form.is_valid():
@@ -201,9 +236,16 @@ def send(request: SignedInRequest, room_id: int) -> HttpResponse:
                 "pin_locked_text": str(PinLocked.message),
                 "amount_invalid": str(YuanField.default_error_messages["invalid"]),
                 "cards": [{"id": card.pk, "label": str(card)} for card in wallet.cards],
+                "send_url": send_url,
                 "api": reverse("api-packets"),
                 "room_url": reverse("chat:room", args=[room.pk]),
                 "card_add_url": reverse("wallet:card_add"),
+                # Back from 添加银行卡 with the draft: the sheet opens again at once.
+                "resume": draft is not None,
+                "texts_pay": {
+                    "short": str(InsufficientBalance.message),
+                    "short_add_card": _("零钱余额不足，请添加银行卡"),
+                },
             },
         },
     )

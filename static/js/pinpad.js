@@ -1,6 +1,7 @@
 /* The 6-digit payment PIN pad (支付密码). RP.pinPad({title, amountText}) → Promise<pin|null>.
    Forms with an <input data-pinpad> ask for the PIN in the pad when submitted; without
-   JavaScript the plain input works. */
+   JavaScript the plain input works. An amount input with data-balance-fen (a payment from
+   change) over the balance gets its field error instead of the pad. */
 (function () {
   "use strict";
   const t = (s) => window.RP.gettext(s);
@@ -65,6 +66,23 @@
     });
   }
 
+  /** A field error like partials/field.html draws it, under `input`. */
+  function showFieldError(input, text) {
+    const field = input.closest(".field");
+    if (!field) return;
+    let error = field.querySelector(".field-error");
+    if (!error) {
+      error = document.createElement("p");
+      error.className = "field-error";
+      error.setAttribute("role", "alert");
+      field.appendChild(error);
+    }
+    error.textContent = text;
+    field.classList.add("has-error");
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+  }
+
   function enhanceForms() {
     document.querySelectorAll("form").forEach((form) => {
       const input = form.querySelector("input[data-pinpad]");
@@ -72,10 +90,18 @@
       const field = input.closest(".field");
       const hadError = field && field.classList.contains("has-error");
       if (field && !hadError) field.hidden = true;
+      const amount = form.querySelector("[name=amount_fen]");
       form.addEventListener("submit", async (event) => {
         if (/^\d{6}$/.test(input.value)) return;
         event.preventDefault();
-        const amount = form.querySelector("[name=amount_fen]");
+        // A payment from change says the amount is over the balance before asking the PIN.
+        if (amount && amount.dataset.balanceFen !== undefined) {
+          const fen = window.RP.parseFen(amount.value);
+          if (fen !== null && fen > Number(amount.dataset.balanceFen)) {
+            showFieldError(amount, amount.dataset.balanceError);
+            return;
+          }
+        }
         const pin = await pinPad({ amountText: amount && amount.value ? "¥" + amount.value : "" });
         if (pin) { input.value = pin; form.submit(); }
       });

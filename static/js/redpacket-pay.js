@@ -7,6 +7,11 @@
  * redpacket-send.js: `config` is the page's packet-send-config, `returnFocus` gets the
  * focus back when the sheet closes, `onFieldErrors(fields)` shows the server's field
  * errors on the form; open(state) takes the form's {v, errors, fen}.
+ *
+ * The sheet knows the balance (SPEC §4 Paying): before any PIN it picks what can pay —
+ * 零钱 if it covers the packet, else the newest bound card (rules.pay_card_choice) — and
+ * flags short change; with no card it offers 添加银行卡, a submit of the send form that
+ * keeps the packet as typed while the card is bound (redpacket/packets/drafts.py).
  */
 (function () {
   "use strict";
@@ -22,6 +27,10 @@
     const sheetError = sheet.querySelector("[data-pay-error]");
     const addCard = sheet.querySelector("[data-pay-add-card]");
     const amountText = sheet.querySelector("[data-pay-amount]");
+    const shortFlag = sheet.querySelector("[data-pay-short]");
+    const balanceChoice = sheet.querySelector('input[name="sheet_pay_with"][value="balance"]');
+    const cardChoices = Array.from(sheet.querySelectorAll('input[name="sheet_pay_with"]:not([value="balance"])'));
+    const payTexts = config.texts_pay;
     let attemptKey = null; // one Idempotency-Key per payment attempt
     let paying = false;
     let pending = null;
@@ -38,19 +47,36 @@
       sheetError.textContent = text || "";
     }
 
+    /** What can pay `fen`: 零钱 if enough, else the newest card (the one just bound),
+     * as rules.pay_card_choice. Returns whether anything can. */
+    function choosePayment(fen) {
+      const short = fen > config.balance_fen;
+      balanceChoice.disabled = short;
+      shortFlag.hidden = !short;
+      addCard.hidden = !short;
+      if (!short) { balanceChoice.checked = true; return true; }
+      balanceChoice.checked = false;
+      if (!cardChoices.length) return false;
+      if (!cardChoices.some((card) => card.checked)) {
+        cardChoices.reduce((a, b) => (Number(b.value) > Number(a.value) ? b : a)).checked = true;
+      }
+      return true;
+    }
+
     function openSheet(state) {
       if (!sheet.hidden || paying) return; // a second tap while it is open does nothing
       pending = state;
       attemptKey = RP.newKey();
       pinError = "";
       amountText.textContent = RP.yuan(state.fen);
-      setSheetError(config.pin_locked ? config.pin_locked_text : "");
-      confirm.disabled = Boolean(config.pin_locked);
-      addCard.hidden = true;
+      const canPay = choosePayment(state.fen);
+      if (config.pin_locked) setSheetError(config.pin_locked_text);
+      else setSheetError(canPay ? "" : payTexts.short_add_card);
+      confirm.disabled = Boolean(config.pin_locked) || !canPay;
       openedAt = Date.now();
       sheet.hidden = false;
       releaseKeys = RP.trapKeys(sheet, closeSheet);
-      confirm.focus();
+      (confirm.disabled && !addCard.hidden ? addCard.querySelector("button") : confirm).focus();
     }
 
     function closeSheet() {
@@ -102,7 +128,6 @@
       // network failure the same key is kept, so a retry can never pay twice.
       if (res.status >= 400 && res.status < 500) attemptKey = RP.newKey();
       pinError = "";
-      addCard.hidden = true;
       if (res.status === 400 && data.fields) {
         sheet.hidden = true;
         if (releaseKeys) releaseKeys();
@@ -112,9 +137,9 @@
       const message = data.message || t("支付失败，请稍后再试");
       setSheetError(message);
       if (data.code === "insufficient_balance") {
-        const card = sheet.querySelector('input[name="sheet_pay_with"]:not([value="balance"])');
-        if (card) { card.checked = true; setSheetError(message + t("，请选择银行卡支付")); }
-        else addCard.hidden = false;
+        // The change went down since the page was drawn (another tab paid): now it is short.
+        config.balance_fen = 0;
+        confirm.disabled = !choosePayment(pending.fen);
       } else if (data.code === "wrong_pin") {
         pinError = message;
       } else if (data.code === "pin_locked") {

@@ -166,6 +166,8 @@
     });
     form.addEventListener("input", () => { keepServerErrors = false; render(); });
     form.addEventListener("submit", (event) => {
+      // 添加银行卡 (in the pay sheet) posts the form as it is: the server keeps the draft.
+      if (event.submitter && event.submitter.name === "add_card") return;
       event.preventDefault();
       keepServerErrors = false;
       const state = render();
@@ -180,7 +182,9 @@
     });
 
     setKind(kind);
-    render();
+    const state = render();
+    // Back from 添加银行卡: the packet as typed, straight back on the sheet (SPEC §4).
+    if (config.resume && !Object.keys(state.errors).length) sheet.open(state);
   }
 
   document.addEventListener("DOMContentLoaded", () => {

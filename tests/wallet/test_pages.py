@@ -99,6 +99,11 @@ def test_payment_refusals_show_as_form_errors(page_client, make_user):
         {"card_id": card.pk, "amount_fen": "1", "pin": PIN, "idempotency_key": "b"},
     )
     assert "零钱余额不足" in short.content.decode()
+    # A transfer over the balance is refused before its recipient is looked up: fund it.
+    page_client.post(
+        "/wallet/topup/",
+        {"card_id": card.pk, "amount_fen": "1", "pin": PIN, "idempotency_key": "d"},
+    )
     nobody = page_client.post(
         "/wallet/transfer/",
         {"recipient": "no-such-user", "amount_fen": "1", "pin": PIN, "idempotency_key": "c"},
@@ -123,3 +128,45 @@ def test_someone_elses_binding_page_is_404(page_client, make_user, client):
         user=other, card_number=GOOD_CARD, holder_name="他", phone="13800138000", pin=PIN
     )
     assert page_client.get(f"/wallet/cards/bind/{binding.pk}/").status_code == 404
+
+
+def test_card_binding_is_split_at_next_step(page_client):
+    step1 = page_client.get("/wallet/cards/add/").content.decode()
+    assert 'name="card_number"' in step1 and 'name="holder_name"' not in step1
+    bad = page_client.post("/wallet/cards/add/", {"card_number": "4111111111111112"})
+    assert 'name="holder_name"' not in bad.content.decode()
+    assert "卡号无效" in bad.content.decode()
+    step2 = page_client.post("/wallet/cards/add/", {"card_number": GOOD_CARD}).content.decode()
+    assert 'name="holder_name"' in step2 and 'name="phone"' in step2
+    assert "设置6位支付密码" in step2 and "获取验证码" in step2
+    # A step-2 post whose hidden number was tampered with goes back to step 1.
+    tampered = page_client.post(
+        "/wallet/cards/add/",
+        {"card_number": "1234", "holder_name": "张三", "phone": "13800138000", "pin": PIN},
+    ).content.decode()
+    assert "卡号无效" in tampered and 'name="holder_name"' not in tampered
+    # Step 2's own errors stay on step 2.
+    no_phone = page_client.post(
+        "/wallet/cards/add/",
+        {"card_number": GOOD_CARD, "holder_name": "张三", "phone": "123", "pin": PIN},
+    ).content.decode()
+    assert "请输入银行预留的11位手机号" in no_phone and 'name="holder_name"' in no_phone
+    assert not BankCard.objects.exists()
+
+
+def test_a_withdrawal_over_the_balance_is_a_form_error_before_the_pin(page_client):
+    card = _bind_through_pages(page_client)
+    page_client.post(
+        "/wallet/topup/",
+        {"card_id": card.pk, "amount_fen": "10", "pin": PIN, "idempotency_key": "t"},
+    )
+    form = page_client.get("/wallet/withdraw/").content.decode()
+    assert 'data-balance-fen="1000"' in form  # the PIN pad's script checks it first
+    over = page_client.post(
+        "/wallet/withdraw/",
+        {"card_id": card.pk, "amount_fen": "99999", "pin": "", "idempotency_key": "w"},
+    ).content.decode()
+    assert re.search(r'class="field-error" role="alert">零钱余额不足<', over)
+    assert balance_of(page_client.user) == 1_000
+    assert "data-balance-fen" not in page_client.get("/wallet/topup/").content.decode()
+    assert_invariants()

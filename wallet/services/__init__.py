@@ -14,7 +14,13 @@ from wallet.services.bank import (
     wallet_topup,
     wallet_withdraw,
 )
-from wallet.services.cards import card_bind_start, card_bind_verify, card_for_user, card_remove
+from wallet.services.cards import (
+    card_bind_start,
+    card_bind_verify,
+    card_for_user,
+    card_number_check,
+    card_remove,
+)
 from wallet.services.ledger import (
     Leg,
     account_for_user,
@@ -42,6 +48,7 @@ __all__ = [
     "card_bind_verify",
     "card_charge",
     "card_for_user",
+    "card_number_check",
     "card_remove",
     "charge_return",
     "check_request_key",

@@ -31,6 +31,16 @@ from wallet.services.pin import _validate_pin_format, pin_hash_make
 _MOBILE_PREFIXES = {f"1{second}" for second in "3456789"}
 
 
+def card_number_check(*, card_number: str) -> str:
+    """The first step of binding (卡号 → 下一步): the number without spaces, or
+    InvalidInput naming `card_number` when it is not a Luhn-valid number."""
+    number = "".join(card_number.split())
+    if not (is_ascii_digits(number) and luhn_valid(number)):
+        message = _("卡号无效，请核对")
+        raise InvalidInput(message, fields={"card_number": message})
+    return number
+
+
 def _validate_card_input(card_number: str, holder_name: str, phone: str) -> str:
     number = "".join(card_number.split())
     fields = {}
