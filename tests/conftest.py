@@ -268,9 +268,11 @@ def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a screenshot under the git-ignored artifacts/ folder."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    """Save a screenshot under the git-ignored artifacts/ folder, or under SCREENSHOT_DIR
+    (`SCREENSHOT_DIR=docs/screenshots` refreshes the ones the docs show)."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or ARTIFACTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 
