@@ -18,6 +18,7 @@ from wallet.services.cards import card_bind_start, card_bind_verify, card_for_us
 from wallet.services.ledger import (
     Leg,
     account_for_user,
+    balance_after,
     check_request_key,
     forget_accounts,
     ledger_post,
@@ -29,6 +30,7 @@ from wallet.services.movements import (
     wallet_pay_into_escrow,
     wallet_transfer,
 )
+from wallet.services.notices import notices_mark_seen
 from wallet.services.pin import payment_authorize, pin_verify
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "CardCharge",
     "Leg",
     "account_for_user",
+    "balance_after",
     "bank_operation_resolve",
     "bank_operations_unsettled",
     "card_bind_start",
@@ -47,6 +50,7 @@ __all__ = [
     "check_request_key",
     "forget_accounts",
     "ledger_post",
+    "notices_mark_seen",
     "payment_authorize",
     "pin_verify",
     "system_account",
