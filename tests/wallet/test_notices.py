@@ -26,13 +26,13 @@ def sent(monkeypatch):
     """Every event published after commit, as (group, event)."""
     events: list[tuple[str, dict]] = []
     monkeypatch.setattr(
-        "redpacket.kernel.events._send_now", lambda group, event: events.append((group, event))
+        "redpacket.kernel.events._send_now", lambda channel, event: events.append((channel, event))
     )
     return events
 
 
 def of_type(sent, event_type):
-    return [(group, event) for group, event in sent if event["type"] == event_type]
+    return [(channel, event) for channel, event in sent if event["type"] == event_type]
 
 
 def credit_pending_claims():
@@ -72,7 +72,7 @@ def test_incoming_transfer_tells_the_recipient_once(
     with django_capture_on_commit_callbacks(execute=True):
         services.wallet_transfer(sender=alice, recipient=bob, amount_fen=1_234, request_key="t1")
     assert len(of_type(sent, "wallet.received")) == 1
-    assert not [group for group, _ in sent if group == f"user.{alice.pk}"]
+    assert not [channel for channel, _ in sent if channel == f"user.{alice.pk}"]
     assert_invariants()
 
 
@@ -203,17 +203,14 @@ def test_visiting_the_notices_page_clears_the_badge(make_user, fund, client):
     client.force_login(bob)
 
     home = client.get("/wallet/").content.decode()
-    assert 'data-notice-badge aria-label="未读服务通知">2</span>' in home
+    assert "data-notice-badge>2</span>" in home
     assert selectors.notice_state(user=bob).unseen == 2
 
     page = client.get("/wallet/notices/").content.decode()
     assert page.count('class="notice-item"') == 2
     assert "收到转账" in page and "+3.00" in page and "来自" + alice.display_name in page
     assert selectors.notice_state(user=bob).unseen == 0
-    assert (
-        'data-notice-badge aria-label="未读服务通知" hidden></span>'
-        in client.get("/wallet/").content.decode()
-    )
+    assert "data-notice-badge hidden></span>" in client.get("/wallet/").content.decode()
 
     services.wallet_transfer(sender=alice, recipient=bob, amount_fen=100, request_key="v")
     assert selectors.notice_state(user=bob).unseen == 1
@@ -278,3 +275,51 @@ def test_result_page_listens_on_a_room_of_the_packet(group, send, client):  # no
     page = client.get(f"/packets/{packet.pk}/result/").content.decode()
     assert f'data-live-socket="/ws/rooms/{room.pk}/"' in page
     assert "js/redpacket-result.js" in page
+
+
+# --- over the websocket ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transfer_reaches_the_users_own_socket_and_their_room_sockets(
+    make_user, fund, auth_client
+):
+    from channels.db import database_sync_to_async
+
+    from chat import services as chat_services
+    from tests.chat.test_websocket import connected, run, ticket
+
+    alice, bob = make_user(), make_user()
+    fund(alice, 2_000)
+    room = chat_services.room_create_group(creator=alice, name="群", member_ids=[bob.pk])
+    client = auth_client(alice)
+
+    def transfer():
+        return client.post(
+            "/api/wallet/transfer",
+            {"to_user_id": bob.pk, "amount_fen": 520, "pin": PIN},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="ws-transfer",
+        )
+
+    expected = {
+        "type": "wallet.received",
+        "amount_fen": 520,
+        "balance_fen": 520,
+        "from": user_data(alice),
+    }
+
+    async def scenario():
+        async with (
+            connected(f"/ws/me/?ticket={ticket(bob)}") as me,
+            connected(f"/ws/rooms/{room.pk}/?ticket={ticket(bob)}") as in_room,
+            connected(f"/ws/me/?ticket={ticket(alice)}") as sender,
+        ):
+            response = await database_sync_to_async(transfer)()
+            assert response.status_code == 200, response.content
+            assert await me.receive_json_from(timeout=3) == expected
+            assert await in_room.receive_json_from(timeout=3) == expected
+            assert await sender.receive_nothing(timeout=0.3)
+
+    run(scenario)
+    assert_invariants()
