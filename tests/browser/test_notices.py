@@ -136,8 +136,8 @@ def test_a_dropped_socket_catches_up_from_the_notice_list(live_asgi, new_page, m
     badge = page.locator(".tabbar [data-notice-badge]")
     expect(badge).to_be_hidden()
 
-    # The connection drops and stays down for a moment (the reconnect waits 1.5 s).
-    page.evaluate("() => { RP.live.backoff = {base: 1500, max: 1500}; RP.live.socket.close(); }")
+    # The connection drops and stays down for a moment (the reconnect waits about 3 s).
+    page.evaluate("() => { RP.live.backoff = {base: 3000, max: 3000}; RP.live.socket.close(); }")
     page.wait_for_function("() => RP.live.connected === false")
     wallet.wallet_transfer(sender=alice, recipient=bob, amount_fen=4_321, request_key="away")
     page.wait_for_timeout(300)
