@@ -7,7 +7,10 @@ that belongs to a room carries a `room_id` (in the event or its `message`) and t
 browser ignores the ones for other rooms.
 
 `/ws/me/` (UserConsumer) joins only `user.<uid>`: for pages that are not a room (the
-wallet, a packet's result page) to hear `wallet.credited` and private notices. The room
+wallet, 我的红包: every signed-in page, static/js/notices.js) to hear the money events
+(`wallet.credited`, `wallet.refunded`, `wallet.received`, …) and private notices. A
+packet's result page holds a socket of one of the packet's rooms instead (its claim list
+follows `packet.claimed`), which carries the user's events too. The room
 list page does not subscribe to every room (a user may be in hundreds, and rooms they
 are added to later would need joining too); it refreshes itself by polling, which costs
 one cheap query set every few seconds and only while the page is visible.

@@ -6,11 +6,15 @@ class ShakeConfig(AppConfig):
     verbose_name = "摇一摇"
 
     def ready(self) -> None:
-        from shake import audit, services, tasks
+        from shake import audit, selectors, services, tasks
         from shake.models import Win
-        from wallet import crediting, reconciliation
+        from wallet import crediting, notices, reconciliation
+        from wallet.models import LedgerTransaction
 
         crediting.credit_source_register(
             model=Win, pending=services.wins_pending, task=tasks.win_credit
         )
         reconciliation.check_register(audit.campaign_findings)
+        notices.notice_link_register(
+            kind=LedgerTransaction.Kind.WIN_CREDIT, resolve=selectors.win_notice_links
+        )

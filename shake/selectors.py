@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from django.utils import timezone
 
 from shake import facts
 from shake.errors import CampaignNotFound
-from shake.models import Campaign
+from shake.models import Campaign, Win
 from shake.store import StateView, campaign_store
+from wallet.notices import NoticeLink
 
 
 def campaign_status(campaign: Campaign, now: datetime | None = None) -> str:
@@ -95,3 +97,17 @@ __all__ = [
     "campaign_status",
     "campaigns_running",
 ]
+
+
+def win_notice_links(references: list[str]) -> dict[str, NoticeLink]:
+    """A credited win's 服务通知 ("win:<id>", `win_credit`'s reference) links to its
+    campaign's page."""
+    ids: dict[int, str] = {}
+    for reference in references:
+        head, _sep, rest = reference.partition(":")
+        if head == "win" and rest.isdigit():
+            ids[int(rest)] = reference
+    return {
+        ids[pk]: NoticeLink(url=reverse("shake:campaign", args=[campaign_id]), win_id=pk)
+        for pk, campaign_id in Win.objects.filter(pk__in=ids).values_list("pk", "campaign_id")
+    }

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from redpacket.accounts.models import User
+from redpacket.accounts.selectors import user_data
 from wallet.models import (
     Account,
     BankCard,
     BankOperation,
     Entry,
     LedgerTransaction,
+    NoticesSeen,
     PaymentPin,
     SandboxStatementLine,
 )
+from wallet.notices import TITLES, NoticeLink, notice_filter, notice_links
 
 
 def balance_of(user: User) -> int:
@@ -53,6 +57,109 @@ def wallet_summary(*, user: User) -> WalletSummary:
 def ledger_for(*, user: User) -> QuerySet[Entry]:
     """The user's wallet entries, newest first (positive = money in)."""
     return Entry.objects.filter(account__user=user).select_related("transaction").order_by("-id")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One 服务通知: a wallet ledger entry that raises one (`wallet.notices`)."""
+
+    id: int
+    kind: str
+    title: str
+    amount_fen: int  # signed: a withdrawal is negative
+    balance_after_fen: int | None
+    created_at: datetime
+    url: str
+    packet_id: int | None = None
+    win_id: int | None = None
+    sender: dict[str, Any] | None = None  # who sent a transfer
+
+
+def notice_entries(*, user: User) -> QuerySet[Entry]:
+    """The user's notice entries, newest first (for a paginated page)."""
+    return (
+        Entry.objects.filter(account__user=user)
+        .filter(notice_filter())
+        .select_related("transaction")
+        .order_by("-id")
+    )
+
+
+def notices_of(entries: list[Entry]) -> list[Notice]:
+    """The notices of these entries, in their order, with their links and a transfer's
+    sender: a query per linked kind and one for transfers, whatever the number."""
+    references: dict[str, list[str]] = {}
+    for entry in entries:
+        references.setdefault(entry.transaction.kind, []).append(entry.transaction.reference)
+    links = {kind: notice_links(kind, refs) for kind, refs in references.items()}
+    transfer = LedgerTransaction.Kind.TRANSFER
+    transfer_ids = [e.transaction_id for e in entries if e.transaction.kind == transfer]
+    senders: dict[int, dict[str, Any]] = {}
+    if transfer_ids:
+        legs = Entry.objects.filter(transaction_id__in=transfer_ids, amount_fen__lt=0)
+        for leg in legs.select_related("account__user"):
+            if leg.account.user is not None:
+                senders[leg.transaction_id] = user_data(leg.account.user)
+    ledger_url = reverse("wallet:ledger")
+    notices = []
+    for entry in entries:
+        kind = entry.transaction.kind
+        link = links[kind].get(entry.transaction.reference) or NoticeLink(
+            url=f"{ledger_url}#entry-{entry.pk}"
+        )
+        notices.append(
+            Notice(
+                id=entry.pk,
+                kind=kind,
+                title=str(TITLES[kind]),
+                amount_fen=entry.amount_fen,
+                balance_after_fen=entry.balance_after_fen,
+                created_at=entry.created_at,
+                url=link.url,
+                packet_id=link.packet_id,
+                win_id=link.win_id,
+                sender=senders.get(entry.transaction_id),
+            )
+        )
+    return notices
+
+
+NOTICES_CATCH_UP_MAX = 50
+
+
+def notices_after(*, user: User, after: int, limit: int = NOTICES_CATCH_UP_MAX) -> list[Notice]:
+    """The notices newer than entry `after`, oldest first, at most `limit`: what a page
+    that was offline for a while (its socket dropped) missed."""
+    entries = (
+        Entry.objects.filter(account__user=user, pk__gt=after)
+        .filter(notice_filter())
+        .select_related("transaction")
+        .order_by("id")[:limit]
+    )
+    return notices_of(list(entries))
+
+
+@dataclass(frozen=True)
+class NoticeState:
+    """What the wallet badge shows: unseen notices (counted up to `UNSEEN_MAX`) and the
+    newest notice's id (where a page starts catching up from)."""
+
+    unseen: int
+    last_id: int
+
+
+UNSEEN_MAX = 99
+
+
+def notice_state(*, user: User) -> NoticeState:
+    """The badge of every signed-in page: two indexed reads of the newest entries."""
+    seen = (
+        NoticesSeen.objects.filter(user=user).values_list("up_to_entry_id", flat=True).first() or 0
+    )
+    newest = notice_entries(user=user).values_list("pk", flat=True)
+    last_id = newest.first() or 0
+    unseen = newest.filter(pk__gt=seen)[:UNSEEN_MAX].count() if last_id > seen else 0
+    return NoticeState(unseen=unseen, last_id=last_id)
 
 
 def system_balance(kind: str) -> int:

@@ -13,4 +13,5 @@ urlpatterns = [
     path("withdraw/", views.withdraw, name="withdraw"),
     path("transfer/", views.transfer, name="transfer"),
     path("ledger/", views.ledger, name="ledger"),
+    path("notices/", views.notices, name="notices"),
 ]

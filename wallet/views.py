@@ -232,3 +232,19 @@ def card_remove(request, card_id):
         else:
             messages.success(request, _("已解除绑定"))
     return redirect("wallet:home")
+
+
+@login_required
+def notices(request):
+    """服务通知: the user's money notices, newest first; showing them marks them seen."""
+    page = Paginator(selectors.notice_entries(user=request.user), 30).get_page(
+        request.GET.get("page")
+    )
+    items = selectors.notices_of(list(page))
+    if page.number == 1 and items:
+        services.notices_mark_seen(user=request.user, up_to_entry_id=items[0].id)
+    return render(
+        request,
+        "wallet/notices.html",
+        {"page": page, "notices": items, "notices_page": True, "tab": "wallet"},
+    )

@@ -10,9 +10,10 @@ class PacketsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the packet bubble decorator with chat's message hooks.
-        from redpacket.packets import audit, selectors, services, tasks  # noqa: F401
+        from redpacket.packets import audit, selectors, services, tasks
         from redpacket.packets.models import Claim
-        from wallet import crediting, reconciliation
+        from wallet import crediting, notices, reconciliation
+        from wallet.models import LedgerTransaction
 
         crediting.credit_source_register(
             model=Claim, pending=services.claims_pending, task=tasks.claim_credit
@@ -22,3 +23,9 @@ class PacketsConfig(AppConfig):
         )
         reconciliation.check_register(audit.credit_findings)
         reconciliation.check_register(audit.duplicate_claim_findings)
+        notices.notice_link_register(
+            kind=LedgerTransaction.Kind.CLAIM_CREDIT, resolve=selectors.claim_notice_links
+        )
+        notices.notice_link_register(
+            kind=LedgerTransaction.Kind.PACKET_REFUND, resolve=selectors.refund_notice_links
+        )

@@ -315,8 +315,11 @@ CREDIT_LINES = (
 )
 
 
-def credit_line(seed: int) -> str:
-    """SPEC §2: after a share is credited the result page rotates these lines."""
+def credit_line(seed: int, *, credited: bool = True) -> str:
+    """SPEC §2 and §4: once a share is credited the result page rotates these lines;
+    until then it says "入账中…" (the page switches when `wallet.credited` arrives)."""
+    if not credited:
+        return _("入账中…")
     return _(CREDIT_LINES[seed % len(CREDIT_LINES)])
 
 

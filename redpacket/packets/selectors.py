@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils import timezone
 
 from chat import hooks
@@ -18,7 +19,8 @@ from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import PacketStore, Snapshot, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import public_packet
-from redpacket.packets.services.open import member_room
+from redpacket.packets.services.open import member_room, packet_facts_for
+from wallet.notices import NoticeLink
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -82,14 +84,27 @@ def _packet_visible(packet: Packet, user: User) -> PacketFacts:
     return packet_facts
 
 
+def packet_live_room(*, user: User, packet_id: int) -> int | None:
+    """A room of the packet that `user` is a member of: its socket carries the packet's
+    live events (`packet.claimed`, `packet.finished`) and the user's own; None if none."""
+    try:
+        packet_facts = packet_facts_for(packet_id)
+    except errors.PacketNotFound:
+        return None
+    return member_room(packet_facts, user.pk)
+
+
 def packet_result(*, user: User, packet_id: int) -> dict[str, Any]:
-    """The result page (SPEC §4 rules 1–8, the expired and unfinished lines) for `user`."""
+    """The result page (SPEC §4 rules 1–8, the expired and unfinished lines) for `user`;
+    `credited` (null without a share) says whether the viewer's share is in their change
+    yet, and `credit_line` reads accordingly ("入账中…" until then)."""
     packet = Packet.objects.select_related("sender").filter(pk=packet_id).first()
     if packet is None:
         raise errors.PacketNotFound()
     packet_facts = _packet_visible(packet, user)
     claims = list(packet.claims.select_related("user").order_by("index"))
     mine = next((claim for claim in claims if claim.user_id == user.pk), None)
+    credited = mine.credit_status == Claim.CreditStatus.CREDITED if mine else None
     is_sender = packet.sender_id == user.pk
     status = rules.effective_status(
         packet.status, packet.expires_at.timestamp(), timezone.now().timestamp()
@@ -128,7 +143,8 @@ def packet_result(*, user: User, packet_id: int) -> dict[str, Any]:
         "claimed_count": page.claimed_count,
         "finished_in_seconds": page.finished_in_seconds,
         "notes": page.notes,
-        "credit_line": rules.credit_line(mine.pk) if mine else None,
+        "credited": credited,
+        "credit_line": rules.credit_line(mine.pk, credited=bool(credited)) if mine else None,
     }
     if is_sender:
         result["claimed_fen"] = page.claimed_fen
@@ -260,3 +276,36 @@ def _viewer_snapshot(
             state = store.state(packet_id)
         shared[key] = state
     return state.snapshot_for(user_id)
+
+
+# --- 服务通知 links ---------------------------------------------------------------------
+
+
+def _ids_after(prefix: str, references: list[str], suffix: str = "") -> dict[int, str]:
+    """id → reference for references this app wrote as "<prefix>:<id><suffix>"."""
+    ids: dict[int, str] = {}
+    for reference in references:
+        head, _sep, rest = reference.partition(":")
+        rest = rest.removesuffix(suffix) if suffix else rest
+        if head == prefix and rest.isdigit():
+            ids[int(rest)] = reference
+    return ids
+
+
+def claim_notice_links(references: list[str]) -> dict[str, NoticeLink]:
+    """A credited claim's notice ("claim:<id>", `claim_credit`'s reference) links to its
+    packet's result page."""
+    ids = _ids_after("claim", references)
+    rows = Claim.objects.filter(pk__in=ids).values_list("pk", "packet_id")
+    return {
+        ids[pk]: NoticeLink(url=reverse("redpacket:result", args=[packet_id]), packet_id=packet_id)
+        for pk, packet_id in rows
+    }
+
+
+def refund_notice_links(references: list[str]) -> dict[str, NoticeLink]:
+    """A refund's notice ("packet:<id>:refund", `packet_expire`'s) links to the packet."""
+    return {
+        reference: NoticeLink(url=reverse("redpacket:result", args=[pk]), packet_id=pk)
+        for pk, reference in _ids_after("packet", references, ":refund").items()
+    }

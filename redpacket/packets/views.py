@@ -307,6 +307,7 @@ def result(request: SignedInRequest, packet_id: int) -> HttpResponse:
             "back_url": back
             or (reverse("chat:room", args=[room_id]) if room_id else reverse("chat:rooms")),
             "room_id": room_id,
+            "live_room_id": selectors.packet_live_room(user=request.user, packet_id=packet_id),
         },
     )
 

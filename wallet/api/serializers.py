@@ -1,6 +1,11 @@
+from typing import Any
+
 from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from rest_framework import serializers
 
+from redpacket.accounts.api.serializers import UserSerializer
 from redpacket.kernel.fields import FenField, StrictIntegerField
 from wallet.models import BankCard, Entry
 
@@ -31,6 +36,41 @@ class EntrySerializer(serializers.ModelSerializer):
         model = Entry
         fields = ["id", "kind", "amount_fen", "balance_after_fen", "created_at", "reference"]
         read_only_fields = fields
+
+
+class NoticeSerializer(serializers.Serializer):
+    """One 服务通知 (`wallet.selectors.Notice`): a wallet ledger entry that raised one."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    title = serializers.CharField()
+    amount_fen = serializers.IntegerField()
+    balance_after_fen = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    url = serializers.CharField()
+    packet_id = serializers.IntegerField(allow_null=True)
+    win_id = serializers.IntegerField(allow_null=True)
+    sender = UserSerializer(allow_null=True)
+    time_label = serializers.SerializerMethodField(
+        help_text="created_at as the pages show it, in the site's time zone"
+    )
+
+    def get_time_label(self, notice: Any) -> str:
+        return date_format(localtime(notice.created_at), "Y-m-d H:i")
+
+
+class NoticesQuery(serializers.Serializer):
+    after = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, default=0)
+
+
+class NoticesOutput(serializers.Serializer):
+    results = NoticeSerializer(many=True)
+    unseen = serializers.IntegerField()
+    last_id = serializers.IntegerField()
+
+
+class NoticesSeenInput(serializers.Serializer):
+    up_to = StrictIntegerField(min_value=1, max_value=2**63 - 1)
 
 
 def _amount() -> FenField:

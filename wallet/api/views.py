@@ -18,6 +18,9 @@ from wallet.api.serializers import (
     CardSerializer,
     CardVerifyInput,
     EntrySerializer,
+    NoticesOutput,
+    NoticesQuery,
+    NoticesSeenInput,
     TopupInput,
     TransferInput,
     WalletSerializer,
@@ -150,3 +153,39 @@ class LedgerApi(ListAPIView):
     @extend_schema(operation_id="wallet_ledger")
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
+
+
+class NoticesApi(APIView):
+    """服务通知 after a given id (oldest first): what a page missed while its socket was
+    down, and the badge's count."""
+
+    request: SignedInApiRequest
+
+    @extend_schema(
+        parameters=[NoticesQuery], responses=NoticesOutput, operation_id="wallet_notices"
+    )
+    def get(self, request):
+        query = NoticesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        notices = selectors.notices_after(user=request.user, after=query.validated_data["after"])
+        state = selectors.notice_state(user=request.user)
+        return Response(
+            NoticesOutput(
+                {"results": notices, "unseen": state.unseen, "last_id": state.last_id}
+            ).data
+        )
+
+
+class NoticesSeenApi(APIView):
+    """The user has seen their notices up to `up_to` (the 服务通知 page, live)."""
+
+    request: SignedInApiRequest
+
+    @extend_schema(
+        request=NoticesSeenInput, responses={204: None}, operation_id="wallet_notices_seen"
+    )
+    def post(self, request):
+        data = NoticesSeenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.notices_mark_seen(user=request.user, up_to_entry_id=data.validated_data["up_to"])
+        return Response(status=status.HTTP_204_NO_CONTENT)

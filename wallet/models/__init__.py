@@ -5,6 +5,7 @@ models, triggers in the migrations)."""
 
 from wallet.models.cards import BankCard, CardBinding, PaymentPin
 from wallet.models.ledger import Account, Entry, LedgerTransaction
+from wallet.models.notices import NoticesSeen
 from wallet.models.operations import BankOperation, IdempotencyRecord
 from wallet.models.reconciliation import ReconciliationFinding, ReconciliationRun
 from wallet.models.sandbox import SandboxCard, SandboxStatementLine, SmsMessage
@@ -17,6 +18,7 @@ __all__ = [
     "Entry",
     "IdempotencyRecord",
     "LedgerTransaction",
+    "NoticesSeen",
     "PaymentPin",
     "ReconciliationFinding",
     "ReconciliationRun",

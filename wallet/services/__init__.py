@@ -24,6 +24,7 @@ from wallet.services.cards import (
 from wallet.services.ledger import (
     Leg,
     account_for_user,
+    balance_after,
     check_request_key,
     forget_accounts,
     ledger_post,
@@ -35,6 +36,7 @@ from wallet.services.movements import (
     wallet_pay_into_escrow,
     wallet_transfer,
 )
+from wallet.services.notices import notices_mark_seen
 from wallet.services.pin import payment_authorize, pin_verify
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "CardCharge",
     "Leg",
     "account_for_user",
+    "balance_after",
     "bank_operation_resolve",
     "bank_operations_unsettled",
     "card_bind_start",
@@ -54,6 +57,7 @@ __all__ = [
     "check_request_key",
     "forget_accounts",
     "ledger_post",
+    "notices_mark_seen",
     "payment_authorize",
     "pin_verify",
     "system_account",

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from redpacket.accounts.models import User
+from redpacket.kernel.events import publish_on_commit, user_group
 from wallet import errors
 from wallet.gateway import get_gateway
 from wallet.models import (
@@ -25,6 +26,7 @@ from wallet.services.ledger import (
     Leg,
     _check_amount,
     account_for_user,
+    balance_after,
     check_request_key,
     ledger_post,
     system_account,
@@ -90,7 +92,8 @@ def wallet_topup(
 
     One bank operation per request ("topup:<operation id>" at the bank and in the
     ledger): a retry after a crash between the two steps asks the bank again under the
-    same reference (it replays, charging once) and completes the top-up."""
+    same reference (it replays, charging once) and completes the top-up. The user's
+    connections hear `wallet.topped_up` once, when the money lands."""
     _check_amount(amount_fen)
     operation = _bank_operation(
         user=user,
@@ -104,13 +107,15 @@ def wallet_topup(
     )
     with transaction.atomic():
         if result.ok:
-            ledger_post(
+            txn, created = ledger_post(
                 kind=Kind.TOPUP,
                 reference=operation.reference,
                 legs=[_clearing_leg(-amount_fen), Leg.wallet_of(user, amount_fen)],
                 memo=f"{card}",
                 bank_operation=operation,
             )
+            if created:
+                _announce(user, "wallet.topped_up", amount_fen, balance_after(txn, user))
         _settle(operation, result.outcome)
     if not result.ok:
         _raise_for_outcome(result.outcome)
@@ -122,7 +127,8 @@ def wallet_withdraw(
 ) -> Account:
     """提现: the money leaves the change first (so concurrent withdrawals can never pay out
     more than the balance), in the transaction that records the bank operation; then the
-    bank credits the card; a refused credit is reversed under the same operation."""
+    bank credits the card; a refused credit is reversed under the same operation. The
+    user's connections hear `wallet.withdrawn` once the bank has paid the card."""
     _check_amount(amount_fen)
     with transaction.atomic():
         operation = _bank_operation(
@@ -147,7 +153,8 @@ def wallet_withdraw(
 
 def _bank_credit(operation: BankOperation, *, reversal_kind: str) -> None:
     """Pay an operation's money out to its card (its ledger leg is posted already); if the
-    bank refuses, the money goes back to the user's change under the same operation."""
+    bank refuses, the money goes back to the user's change under the same operation.
+    A withdrawal the bank pays (settled by this call, so once) raises its notice."""
     card = operation.card
     result = get_gateway().credit(
         token=card.gateway_token, amount_fen=operation.amount_fen, reference=operation.reference
@@ -163,9 +170,21 @@ def _bank_credit(operation: BankOperation, *, reversal_kind: str) -> None:
                 ],
                 bank_operation=operation,
             )
-        _settle(operation, result.outcome)
+        settled = _settle(operation, result.outcome)
+        if result.ok and settled and operation.purpose == BankOperation.Purpose.WITHDRAW:
+            user = operation.user
+            balance = Account.objects.filter(user=user).values_list("balance_fen", flat=True)
+            _announce(user, "wallet.withdrawn", operation.amount_fen, balance.first() or 0)
     if not result.ok:
         _raise_for_outcome(result.outcome)
+
+
+def _announce(user: User, event_type: str, amount_fen: int, balance_fen: int) -> None:
+    """A top-up or withdrawal's notice, to the user's own connections after commit."""
+    publish_on_commit(
+        user_group(user.pk),
+        {"type": event_type, "amount_fen": amount_fen, "balance_fen": balance_fen},
+    )
 
 
 @dataclass(frozen=True)

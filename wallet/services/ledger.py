@@ -166,6 +166,15 @@ def ledger_post(
     return txn, True
 
 
+def balance_after(txn: LedgerTransaction, user: User) -> int:
+    """The user's change right after `txn` (what an event announces): the balance
+    `ledger_post` wrote, or the current one for a transaction posted earlier."""
+    balance = getattr(txn, "balance_after_by_user", {}).get(user.pk)
+    if balance is None:
+        balance = Account.objects.filter(user=user).values_list("balance_fen", flat=True).first()
+    return balance or 0
+
+
 def _is_replay(
     existing: LedgerTransaction,
     kind: str,

@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from redpacket.accounts.models import User
+from redpacket.accounts.selectors import user_data
 from redpacket.kernel.errors import InvalidInput
+from redpacket.kernel.events import publish_on_commit, user_group
 from wallet import errors
 from wallet.models import (
     Account,
@@ -18,6 +20,7 @@ from wallet.services.ledger import (
     Leg,
     _check_amount,
     account_for_user,
+    balance_after,
     check_request_key,
     ledger_post,
     system_account,
@@ -32,12 +35,14 @@ def wallet_transfer(
     request_key: str | None = None,
     note: str = "",
 ) -> Account:
-    """转账 from one user's change to another's, once per sender and request."""
+    """转账 from one user's change to another's, once per sender and request. The
+    recipient's connections hear `wallet.received` after commit (a replay of the same
+    request moves nothing and says nothing)."""
     _check_amount(amount_fen)
     if sender.pk == recipient.pk:
         message = _("不能给自己转账")
         raise InvalidInput(message, code="self_transfer", fields={"to_user_id": message})
-    ledger_post(
+    txn, created = ledger_post(
         kind=Kind.TRANSFER,
         reference=f"transfer:{sender.pk}:{check_request_key(request_key)}",
         legs=[
@@ -46,6 +51,16 @@ def wallet_transfer(
         ],
         memo=note[:120],
     )
+    if created:
+        publish_on_commit(
+            user_group(recipient.pk),
+            {
+                "type": "wallet.received",
+                "amount_fen": amount_fen,
+                "balance_fen": balance_after(txn, recipient),
+                "from": user_data(sender),
+            },
+        )
     return account_for_user(sender)
 
 

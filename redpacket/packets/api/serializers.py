@@ -88,7 +88,12 @@ class ResultSerializer(serializers.Serializer):
     claimed_fen = serializers.IntegerField(required=False, help_text="present only for the sender")
     finished_in_seconds = serializers.IntegerField(allow_null=True)
     notes = serializers.ListField(child=serializers.CharField())
-    credit_line = serializers.CharField(allow_null=True)
+    credited = serializers.BooleanField(
+        allow_null=True, help_text="whether the caller's share is credited yet (null: no share)"
+    )
+    credit_line = serializers.CharField(
+        allow_null=True, help_text='"已存入零钱，可用于…" once credited, "入账中…" before'
+    )
 
 
 class ForwardInput(serializers.Serializer):

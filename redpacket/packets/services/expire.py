@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from redpacket.accounts.models import User
+from redpacket.kernel.events import publish_on_commit, user_group
 from redpacket.packets import facts
 from redpacket.packets.gate import packet_store
 from redpacket.packets.models import Packet
@@ -18,7 +19,8 @@ def packet_expire(*, packet_id: int, force: bool = False, actor: User | None = N
     """Expire one packet (past its TTL, or now when `force`, the operators' action, whose
     `actor` the refund's ledger transaction records) and refund what is left. Another
     sweep holding the row skips it (SKIP LOCKED); the ledger reference
-    "packet:<id>:refund" admits one refund. Returns whether this call did it."""
+    "packet:<id>:refund" admits one refund, and its sender's connections hear
+    `wallet.refunded` once, after commit. Returns whether this call did it."""
     now = timezone.now()
     with transaction.atomic():
         due = Packet.objects.select_for_update(skip_locked=True).filter(
@@ -31,7 +33,7 @@ def packet_expire(*, packet_id: int, force: bool = False, actor: User | None = N
             return False
         refund = packet.remaining_fen
         if refund:
-            wallet.wallet_credit_from_escrow(
+            txn, created = wallet.wallet_credit_from_escrow(
                 user=packet.sender,
                 escrow=Account.Kind.PACKET_ESCROW,
                 amount_fen=refund,
@@ -39,6 +41,16 @@ def packet_expire(*, packet_id: int, force: bool = False, actor: User | None = N
                 kind=LedgerTransaction.Kind.PACKET_REFUND,
                 actor=actor,
             )
+            if created:
+                publish_on_commit(
+                    user_group(packet.sender_id),
+                    {
+                        "type": "wallet.refunded",
+                        "amount_fen": refund,
+                        "balance_fen": wallet.balance_after(txn, packet.sender),
+                        "packet_id": packet.pk,
+                    },
+                )
         packet.refunded_fen = refund
         packet.remaining_fen = 0
         packet.status = Packet.Status.EXPIRED
