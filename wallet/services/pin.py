@@ -95,9 +95,7 @@ def pin_verify(*, user: User, pin: str, required: bool = True) -> None:
             else:
                 refusal = errors.WrongPin(_("支付密码错误，还可以再试%(n)d次") % {"n": left})
         if (record.failed_attempts, record.locked_until, record.pin_hash) != before:
-            record.save(
-                update_fields=["failed_attempts", "locked_until", "pin_hash", "updated_at"]
-            )
+            record.save(update_fields=["failed_attempts", "locked_until", "pin_hash", "updated_at"])
     if refusal is not None:
         raise refusal
 
