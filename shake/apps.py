@@ -6,7 +6,8 @@ class ShakeConfig(AppConfig):
     verbose_name = "摇一摇"
 
     def ready(self) -> None:
-        from shake import audit, services, tasks
+        # selectors registers wins as a source of 我的红包 (wallet.received).
+        from shake import audit, selectors, services, tasks  # noqa: F401
         from shake.models import Win
         from wallet import crediting, reconciliation
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import ngettext
 
 from redpacket.kernel.money import yuan_plain
+from wallet.rules import CREDIT_LINES, credit_line  # noqa: F401  (one rotation for all)
 
 LUCKY = "lucky"
 NORMAL = "normal"
@@ -305,16 +306,3 @@ def record_state(status: str, claimed_count: int, count: int) -> str:
     if status == EXPIRED:
         return _("已过期")
     return f"{claimed_count}/{count}"
-
-
-CREDIT_LINES = (
-    gettext_noop("已存入零钱，可用于发红包"),
-    gettext_noop("已存入零钱，可用于消费"),
-    gettext_noop("已存入零钱，可用于转账"),
-    gettext_noop("已存入零钱，可用于提现"),
-)
-
-
-def credit_line(seed: int) -> str:
-    """SPEC §2: after a share is credited the result page rotates these lines."""
-    return _(CREDIT_LINES[seed % len(CREDIT_LINES)])
