@@ -113,7 +113,7 @@ def _win_row(win: Win) -> dict[str, Any]:
 def win_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
     """`wallet.received`'s entries for shake wins (SPEC §5: a win is a packet of the
     user's, in 我的红包 and its totals): the user's wins in [start, end)."""
-    return (
+    entries: QuerySet[Any] = (
         Win.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
         .order_by()
         .annotate(
@@ -124,6 +124,7 @@ def win_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any
         )
         .values(*received.ENTRY_COLUMNS)
     )
+    return entries
 
 
 def win_rows(win_ids: list[int]) -> dict[int, dict[str, Any]]:

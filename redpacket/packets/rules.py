@@ -13,7 +13,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from redpacket.kernel.money import yuan_plain
-from wallet.rules import CREDIT_LINES, credit_line  # noqa: F401  (one rotation for all)
+
+# One rotation of credit lines for packet shares and shake wins alike.
+from wallet.rules import CREDIT_LINES as CREDIT_LINES
+from wallet.rules import credit_line as credit_line
 
 LUCKY = "lucky"
 NORMAL = "normal"

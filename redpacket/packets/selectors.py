@@ -189,7 +189,7 @@ def received_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def claim_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
     """`wallet.received`'s entries for packet shares: the user's claims opened in [start, end)."""
-    return (
+    entries: QuerySet[Any] = (
         Claim.objects.filter(user_id=user_id, opened_at__gte=start, opened_at__lt=end)
         .order_by()
         .annotate(
@@ -200,6 +200,7 @@ def claim_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[A
         )
         .values(*received.ENTRY_COLUMNS)
     )
+    return entries
 
 
 def claim_rows(claim_ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -148,13 +148,14 @@ def test_the_notice_event_reaches_each_connection_in_its_language(make_user, fun
         chinese = _socket(f"/ws/me/?ticket={ticket(alice)}", b"zh-CN,zh;q=0.9")
         assert (await english.connect(timeout=3))[0] and (await chinese.connect(timeout=3))[0]
         try:
-            await database_sync_to_async(packet_services.packet_open)(
-                user=bob, packet_id=packet.pk
-            )
+            await database_sync_to_async(packet_services.packet_open)(user=bob, packet_id=packet.pk)
             event = await notice_of(english)
             assert event["text"] == "Bob opened your red packet"
             assert event["message"]["text"] == "Bob opened your red packet"
-            assert event["message"]["notice"] == {"key": "packet_claimed", "params": {"name": "Bob"}}
+            assert event["message"]["notice"] == {
+                "key": "packet_claimed",
+                "params": {"name": "Bob"},
+            }
             event = await notice_of(chinese)
             assert event["text"] == event["message"]["text"] == "Bob领取了你的红包"
         finally:

@@ -13,8 +13,8 @@ from django.test import Client
 
 from redpacket.packets.models import Packet
 from tests.invariants import assert_invariants
-from tests.shake.conftest import make_operator  # noqa: F401 - fixture
 from tests.redpacket.test_send_page import post
+from tests.shake.conftest import make_operator  # noqa: F401 - fixture
 from wallet.selectors import balance_of
 
 pytestmark = pytest.mark.django_db(transaction=True)

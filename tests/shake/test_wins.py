@@ -5,8 +5,6 @@ SPEC §8 after every money test."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from django.test import Client
 

@@ -104,7 +104,8 @@ class ReceivedRow(serializers.Serializer):
     """A share of a packet (`source` "packet") or a shake win (`source` "shake": `sender`
     is the campaign's sponsor, `kind` "shake", `packet_id` null, `win_id` set)."""
 
-    source = serializers.ChoiceField(choices=["packet", "shake"])
+    # API.md's field name; DRF's metaclass takes it off the class (no clash with Field.source).
+    source = serializers.ChoiceField(choices=["packet", "shake"])  # type: ignore[assignment]
     packet_id = serializers.IntegerField(allow_null=True)
     win_id = serializers.IntegerField(allow_null=True)
     kind = serializers.CharField()
