@@ -32,10 +32,13 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation.trans_real import parse_accept_lang_header
 
-from chat import events, hooks, selectors, services
+from chat import events, hooks, notices, selectors, services
 from chat.throttles import message_send_allowed
 from redpacket.kernel.errors import DomainError
 
@@ -75,6 +78,23 @@ def _decorated_event(event: dict[str, Any], user: Any) -> dict[str, Any]:
     return event
 
 
+def scope_language(scope: dict[str, Any]) -> str:
+    """The connection's language, as `LocaleMiddleware` picks a page's: the language
+    cookie (the language menu), else the browser's Accept-Language, else the site's."""
+    wanted = [(scope.get("cookies") or {}).get(settings.LANGUAGE_COOKIE_NAME) or ""]
+    headers = dict(scope.get("headers") or [])
+    accept = headers.get(b"accept-language", b"").decode("latin-1")
+    wanted += [code for code, _q in parse_accept_lang_header(accept) if code != "*"]
+    for code in wanted:
+        if not code:
+            continue
+        try:
+            return translation.get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
 def _post_text(user: Any, room_id: int, text: str) -> None:
     if not message_send_allowed(user):
         raise DomainError(_("操作太频繁，请稍后再试"), code="rate_limited", status=429)
@@ -98,6 +118,7 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
         self.user = user
+        self.language = scope_language(self.scope)
         if not await self.allowed():
             await self.close()
             return
@@ -120,6 +141,8 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
         event = message["event"]
         if hooks.message_decorators and isinstance(event.get("message"), dict):
             event = await database_sync_to_async(_decorated_event)(event, self.user)
+        with translation.override(self.language):  # notices in this viewer's language
+            event = notices.localize_event(event)
         await self.send_json(event)
 
     async def send_error(self, code: str, text: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from chat.notices import notice_text
 from redpacket.accounts.selectors import user_data
 
 if TYPE_CHECKING:
@@ -23,6 +24,14 @@ def _utc_iso(value: dt.datetime) -> str:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+def message_text(message: Message) -> str:
+    """What a message says in the active language: a notice with a key is rendered from
+    it (`chat.notices`); anything else, and older notices, is its stored text."""
+    if message.notice_key:
+        return notice_text(message.notice_key, message.notice_params, fallback=str(message.text))
+    return str(message.text)
+
+
 def message_data(message: Message) -> dict[str, Any]:
     """The undecorated dict of one message (as the history API and events carry it).
     `sender` is null for system notices; `recipient_id` is set on a notice only its
@@ -33,10 +42,16 @@ def message_data(message: Message) -> dict[str, Any]:
         "room_id": message.room_id,
         "kind": str(message.kind),
         "sender": user_data(sender) if sender is not None else None,
-        "text": str(message.text),
+        "text": message_text(message),
         "packet_id": message.packet_id,
         "recipient_id": message.recipient_id,
         "created_at": _utc_iso(message.created_at) if message.created_at is not None else None,
+        # Lets each websocket connection render the notice in its viewer's language.
+        "notice": (
+            {"key": message.notice_key, "params": message.notice_params}
+            if message.notice_key
+            else None
+        ),
     }
 
 

@@ -108,6 +108,10 @@ class Message(models.Model):
     kind = models.CharField(_("类型"), max_length=8, choices=Kind.choices)
     text = models.TextField(_("内容"), blank=True, default="")
     packet_id = models.BigIntegerField(_("红包"), null=True, blank=True)
+    # A notice's key and parameters (`chat.notices`): rendered in each viewer's language;
+    # `text` keeps the site-language rendering (and is all that older notices have).
+    notice_key = models.CharField(_("提醒类型"), max_length=40, blank=True, default="")
+    notice_params = models.JSONField(_("提醒参数"), blank=True, default=dict)
     # Set for a notice only one member sees (e.g. "Bob领取了你的红包" for the packet's
     # sender); NULL means everyone in the room sees the message.
     recipient = models.ForeignKey(

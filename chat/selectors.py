@@ -21,6 +21,7 @@ from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
 
+from chat.data import message_text
 from chat.models import Invitation, Membership, Message, Room, direct_key_for
 from redpacket.kernel.errors import NotFound
 from redpacket.kernel.numbers import parse_int
@@ -329,7 +330,7 @@ def room_preview(room: Room, viewer: User) -> str:
     if message.kind == Message.Kind.PACKET:
         text = gettext("[微信红包]") + (message.text or "")
     else:
-        text = message.text
+        text = message_text(message)
     if room.kind == Room.Kind.GROUP and message.sender_id and message.sender_id != viewer.pk:
         sender = cast("User", message.sender)  # sender_id is set: the message has a sender
         return f"{sender.name}: {text}"

@@ -11,7 +11,7 @@ transaction and publishes `packet.new` itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,7 +20,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from chat import events, selectors
+from chat import events, notices, selectors
 from chat.models import (
     MESSAGE_MAX_LENGTH,
     ROOM_NAME_MAX_LENGTH,
@@ -36,9 +36,6 @@ if TYPE_CHECKING:
     from django.utils.functional import Promise
 
     from redpacket.accounts.models import User
-
-# How many invited names a "X邀请Y、Z加入了群聊" notice spells out before "等N人".
-_NOTICE_NAMES = 10
 
 
 def _max_members() -> int:
@@ -80,13 +77,14 @@ def _refresh_members_on_commit(room_id: int) -> None:
 
 
 def _post_invite_notice(*, room: Room, actor: User, invited: list[User]) -> None:
-    # Stored text is in the site's default language, whatever language the request used.
-    with translation.override(settings.LANGUAGE_CODE):
-        names = "、".join(user.name for user in invited[:_NOTICE_NAMES])
-        if len(invited) > _NOTICE_NAMES:
-            names = gettext("%(names)s等%(count)d人") % {"names": names, "count": len(invited)}
-        text = gettext("%(actor)s邀请%(names)s加入了群聊") % {"actor": actor.name, "names": names}
-    message_create(room=room, sender=None, kind=Message.Kind.NOTICE, text=text)
+    names = [user.name for user in invited[: notices.NOTICE_NAMES]]
+    message_create(
+        room=room,
+        sender=None,
+        kind=Message.Kind.NOTICE,
+        notice_key=notices.MEMBERS_INVITED,
+        notice_params={"actor": actor.name, "names": names, "count": len(invited)},
+    )
 
 
 def room_create_group(*, creator: User, name: str, member_ids: Iterable[int]) -> Room:
@@ -334,8 +332,14 @@ def message_create(
     packet_id: int | None = None,
     recipient: User | None = None,
     publish: bool = True,
+    notice_key: str = "",
+    notice_params: dict[str, Any] | None = None,
 ) -> Message:
     """Store a message; with `publish`, announce `message.new` after commit.
+
+    A notice is posted as `notice_key` (one of `chat.notices.NOTICE_TEMPLATES`) and its
+    `notice_params`, so every reader gets it in their own language; its `text` is then
+    stored rendered in the site's language (the fallback, and what the admin shows).
 
     The event goes to the room's group, or only to the recipient's user group for a
     notice addressed to one member. Callers check membership and permissions; this only
@@ -344,6 +348,12 @@ def message_create(
     """
     if kind not in Message.Kind.values:
         raise _invalid("kind", _("未知的消息类型"))
+    notice_params = dict(notice_params or {})
+    if notice_key:
+        if kind != Message.Kind.NOTICE or notice_key not in notices.NOTICE_TEMPLATES:
+            raise _invalid("notice_key", _("未知的提醒类型"))
+        with translation.override(settings.LANGUAGE_CODE):
+            text = notices.notice_text(notice_key, notice_params, fallback=text)
     text = text or ""
     if len(text) > MESSAGE_MAX_LENGTH:
         raise _invalid("text", _("消息不能超过2000个字"), code="text_too_long")
@@ -360,6 +370,8 @@ def message_create(
             text=text,
             packet_id=packet_id,
             recipient=recipient,
+            notice_key=notice_key,
+            notice_params=notice_params,
         )
         if publish:
             events.publish_message_new(message)

@@ -6,6 +6,7 @@ class ShakeConfig(AppConfig):
     verbose_name = "摇一摇"
 
     def ready(self) -> None:
+        # selectors registers wins as a source of 我的红包 (wallet.received).
         from shake import audit, selectors, services, tasks
         from shake.models import Win
         from wallet import crediting, notices, reconciliation

@@ -22,3 +22,9 @@ class CampaignNotStarted(CampaignOver):
     """Not running yet: the same 410 `campaign_over` (nothing can be won now)."""
 
     message = _("活动尚未开始")
+
+
+class WinNotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = _("红包不存在")

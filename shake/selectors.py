@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, QuerySet, Value
 from django.urls import reverse
 from django.utils import timezone
 
+from redpacket.accounts.selectors import user_data
 from shake import facts
-from shake.errors import CampaignNotFound
+from shake.errors import CampaignNotFound, WinNotFound
 from shake.models import Campaign, Win
 from shake.store import StateView, campaign_store
+from wallet import received
 from wallet.notices import NoticeLink
+from wallet.rules import credit_state_line
+
+if TYPE_CHECKING:
+    from redpacket.accounts.models import User
 
 
 def campaign_status(campaign: Campaign, now: datetime | None = None) -> str:
@@ -88,6 +95,66 @@ def campaign_budget_view(campaign: Campaign) -> BudgetView:
     return BudgetView(spent_fen=campaign.spent_fen, reserved_fen=reserved, state=state)
 
 
+def _win_row(win: Win) -> dict[str, Any]:
+    campaign = win.campaign
+    return {
+        "source": "shake",
+        "packet_id": None,
+        "win_id": win.pk,
+        "kind": "shake",
+        "sender": user_data(campaign.sponsor),
+        "greeting": campaign.greeting,
+        "amount_fen": win.amount_fen,
+        "opened_at": win.created_at,
+        "best_luck": False,
+        "result_url": reverse("shake:win", args=[win.pk]),
+    }
+
+
+def win_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
+    """`wallet.received`'s entries for shake wins (SPEC §5: a win is a packet of the
+    user's, in 我的红包 and its totals): the user's wins in [start, end)."""
+    entries: QuerySet[Any] = (
+        Win.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
+        .order_by()
+        .annotate(
+            r_source=Value("shake", output_field=CharField()),
+            r_id=F("pk"),
+            r_amount=F("amount_fen"),
+            r_at=F("created_at"),
+        )
+        .values(*received.ENTRY_COLUMNS)
+    )
+    return entries
+
+
+def win_rows(win_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`wallet.received`'s rows for shake wins: sponsor, greeting, amount, result link."""
+    wins = Win.objects.filter(pk__in=win_ids).select_related("campaign__sponsor")
+    return {win.pk: _win_row(win) for win in wins}
+
+
+received.received_source_register(
+    received.ReceivedSource(name="shake", entries=win_entries, rows=win_rows)
+)
+
+
+def win_result(*, user: User, win_id: int) -> dict[str, Any]:
+    """A win's result page (SPEC §5): sponsor, greeting, amount and the credit line —
+    "入账中…" until the win is credited, then "已存入零钱，可用于…". Only its winner
+    sees it (anyone else: not found)."""
+    win = Win.objects.select_related("campaign__sponsor").filter(pk=win_id, user=user).first()
+    if win is None:
+        raise WinNotFound()
+    credited = win.credit_status == Win.CreditStatus.CREDITED
+    return {
+        **_win_row(win),
+        "campaign_name": win.campaign.name,
+        "credited": credited,
+        "credit_line": credit_state_line(credited=credited, seed=win.pk),
+    }
+
+
 __all__ = [
     "BudgetView",
     "Remaining",
@@ -96,18 +163,21 @@ __all__ = [
     "campaign_remaining",
     "campaign_status",
     "campaigns_running",
+    "win_entries",
+    "win_result",
+    "win_rows",
 ]
 
 
 def win_notice_links(references: list[str]) -> dict[str, NoticeLink]:
-    """A credited win's 服务通知 ("win:<id>", `win_credit`'s reference) links to its
-    campaign's page."""
+    """A credited win's 服务通知 ("win:<id>", `win_credit`'s reference) links to the
+    win's result page."""
     ids: dict[int, str] = {}
     for reference in references:
         head, _sep, rest = reference.partition(":")
         if head == "win" and rest.isdigit():
             ids[int(rest)] = reference
     return {
-        ids[pk]: NoticeLink(url=reverse("shake:campaign", args=[campaign_id]), win_id=pk)
-        for pk, campaign_id in Win.objects.filter(pk__in=ids).values_list("pk", "campaign_id")
+        reference: NoticeLink(url=reverse("shake:win", args=[pk]), win_id=pk)
+        for pk, reference in ids.items()
     }

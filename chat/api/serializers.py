@@ -38,6 +38,11 @@ def _id_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=_MAX_ID, **kwargs)
 
 
+class NoticeSerializer(serializers.Serializer):
+    key = serializers.CharField(read_only=True)
+    params = serializers.DictField(read_only=True)
+
+
 # Fields spelled out rather than a ModelSerializer's (which builds them from the model on
 # each use): every event and history page shapes its messages through this.
 class MessageSerializer(serializers.Serializer):
@@ -56,6 +61,11 @@ class MessageSerializer(serializers.Serializer):
     )
     recipient_id = serializers.IntegerField(read_only=True, allow_null=True)
     created_at = serializers.DateTimeField(read_only=True, default_timezone=dt.UTC)
+    notice = NoticeSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="a notice's key and parameters; `text` is it rendered for the caller",
+    )
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         if isinstance(instance, Mapping):  # already shaped (and perhaps decorated)

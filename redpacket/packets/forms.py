@@ -39,8 +39,8 @@ class PacketSendForm(IdempotentForm):
     greeting = forms.CharField(
         label=_("祝福语"),
         required=False,
-        # Long enough to reach the rule's own message ("祝福语不可超过25个字").
-        max_length=200,
+        # No max_length: however long, the rule answers with its own message
+        # ("祝福语不可超过25个字"), not Django's generic one; the request size caps it.
         widget=forms.TextInput(
             attrs={"placeholder": settings.REDPACKET_DEFAULT_GREETING, "autocomplete": "off"}
         ),

@@ -10,9 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop, ngettext
+from django.utils.translation import ngettext
 
 from redpacket.kernel.money import yuan_plain
+
+# One rotation of credit lines for packet shares and shake wins alike.
+from wallet.rules import CREDIT_LINES as CREDIT_LINES
+from wallet.rules import credit_line as credit_line
+from wallet.rules import credit_state_line as credit_state_line
 
 LUCKY = "lucky"
 NORMAL = "normal"
@@ -305,22 +310,6 @@ def record_state(status: str, claimed_count: int, count: int) -> str:
     if status == EXPIRED:
         return _("已过期")
     return f"{claimed_count}/{count}"
-
-
-CREDIT_LINES = (
-    gettext_noop("已存入零钱，可用于发红包"),
-    gettext_noop("已存入零钱，可用于消费"),
-    gettext_noop("已存入零钱，可用于转账"),
-    gettext_noop("已存入零钱，可用于提现"),
-)
-
-
-def credit_line(seed: int, *, credited: bool = True) -> str:
-    """SPEC §2 and §4: once a share is credited the result page rotates these lines;
-    until then it says "入账中…" (the page switches when `wallet.credited` arrives)."""
-    if not credited:
-        return _("入账中…")
-    return _(CREDIT_LINES[seed % len(CREDIT_LINES)])
 
 
 def packet_total_fen(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import Count, OuterRef, Subquery, Sum
+from django.db.models import CharField, Count, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +21,7 @@ from redpacket.packets.gate import PacketStore, Snapshot, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import public_packet
 from redpacket.packets.services.open import member_room, packet_facts_for
+from wallet import received
 from wallet.notices import NoticeLink
 
 if TYPE_CHECKING:
@@ -144,7 +146,9 @@ def packet_result(*, user: User, packet_id: int) -> dict[str, Any]:
         "finished_in_seconds": page.finished_in_seconds,
         "notes": page.notes,
         "credited": credited,
-        "credit_line": rules.credit_line(mine.pk, credited=bool(credited)) if mine else None,
+        "credit_line": rules.credit_state_line(credited=bool(credited), seed=mine.pk)
+        if mine
+        else None,
     }
     if is_sender:
         result["claimed_fen"] = page.claimed_fen
@@ -157,35 +161,86 @@ def _year_range(year: int) -> tuple[datetime, datetime]:
 
 
 def packets_received(*, user: User, year: int) -> dict[str, Any]:
-    """我的红包 → 收到的红包: the year's total, count, best-luck wins, and the claims."""
+    """我的红包 → 收到的红包: the year's total, count and best-luck wins, and the entries
+    (newest first) of every way of receiving registered in `wallet.received` — shares of
+    packets and shake wins alike (SPEC §5: a win is a packet of the user's). Best luck
+    counts packet shares only: a win has no one to be luckier than."""
     start, end = _year_range(year)
+    parts = received.entries_between(user_id=user.pk, start=start, end=end)
+    total_fen = count = 0
+    for part in parts:
+        sums = part.aggregate(total=Coalesce(Sum("r_amount"), 0), count=Count("r_id"))
+        total_fen += sums["total"]
+        count += sums["count"]
+    entries = parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+    best_user = Subquery(
+        Claim.objects.filter(packet=OuterRef("packet"))
+        .order_by("-amount_fen", "opened_at", "index")
+        .values("user_id")[:1]
+    )
+    best_luck_count = (
+        Claim.objects.filter(
+            user=user,
+            opened_at__gte=start,
+            opened_at__lt=end,
+            packet__kind=Packet.Kind.LUCKY,
+            packet__status=Packet.Status.FINISHED,
+        )
+        .annotate(best_user=best_user)
+        .filter(best_user=user.pk)
+        .count()
+    )
+    return {
+        "total_fen": total_fen,
+        "count": count,
+        "best_luck_count": best_luck_count,
+        "entries": entries.order_by("-r_at", "-r_id"),
+    }
+
+
+def received_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of one page of `packets_received(...)["entries"]`, each with its
+    `source` ("packet" | "shake") and `result_url`."""
+    return received.rows_for(list(entries))
+
+
+def claim_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
+    """`wallet.received`'s entries for packet shares: the user's claims opened in [start, end)."""
+    entries: QuerySet[Any] = (
+        Claim.objects.filter(user_id=user_id, opened_at__gte=start, opened_at__lt=end)
+        .order_by()
+        .annotate(
+            r_source=Value("packet", output_field=CharField()),
+            r_id=F("pk"),
+            r_amount=F("amount_fen"),
+            r_at=F("opened_at"),
+        )
+        .values(*received.ENTRY_COLUMNS)
+    )
+    return entries
+
+
+def claim_rows(claim_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`wallet.received`'s rows for packet shares, with their best-luck mark."""
     best_user = Subquery(
         Claim.objects.filter(packet=OuterRef("packet"))
         .order_by("-amount_fen", "opened_at", "index")
         .values("user_id")[:1]
     )
     claims = (
-        Claim.objects.filter(user=user, opened_at__gte=start, opened_at__lt=end)
+        Claim.objects.filter(pk__in=claim_ids)
         .select_related("packet__sender")
         .annotate(best_user=best_user)
-        .order_by("-opened_at")
     )
-    totals = claims.aggregate(total=Coalesce(Sum("amount_fen"), 0), count=Count("pk"))
-    best_luck_count = claims.filter(
-        packet__kind=Packet.Kind.LUCKY, packet__status=Packet.Status.FINISHED, best_user=user.pk
-    ).count()
-    return {
-        "total_fen": totals["total"],
-        "count": totals["count"],
-        "best_luck_count": best_luck_count,
-        "claims": claims,
-    }
+    return {claim.pk: received_row(claim) for claim in claims}
 
 
 def received_row(claim: Claim) -> dict[str, Any]:
     packet = claim.packet
     return {
+        "source": "packet",
         "packet_id": packet.pk,
+        "win_id": None,
         "kind": packet.kind,
         "sender": user_data(packet.sender),
         "greeting": packet.greeting,
@@ -194,7 +249,13 @@ def received_row(claim: Claim) -> dict[str, Any]:
         "best_luck": packet.kind == Packet.Kind.LUCKY
         and packet.status == Packet.Status.FINISHED
         and getattr(claim, "best_user", None) == claim.user_id,
+        "result_url": reverse("redpacket:result", args=[packet.pk]),
     }
+
+
+received.received_source_register(
+    received.ReceivedSource(name="packet", entries=claim_entries, rows=claim_rows)
+)
 
 
 def packets_sent(*, user: User, year: int) -> dict[str, Any]:

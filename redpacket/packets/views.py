@@ -359,14 +359,14 @@ def mine(request: SignedInRequest) -> HttpResponse:
         year = this_year
     if tab == "received":
         records = selectors.packets_received(user=request.user, year=year)
-        page = Paginator(records["claims"], RECORDS_PER_PAGE).get_page(request.GET.get("page"))
-        rows = [selectors.received_row(claim) for claim in page]
+        page = Paginator(records["entries"], RECORDS_PER_PAGE).get_page(request.GET.get("page"))
+        rows = selectors.received_rows(page)
     else:
         records = selectors.packets_sent(user=request.user, year=year)
         page = Paginator(records["packets"], RECORDS_PER_PAGE).get_page(request.GET.get("page"))
         rows = [selectors.sent_row(packet) for packet in page]
     for row in rows:
-        row["kind_label"] = Packet.Kind(row["kind"]).label
+        row["kind_label"] = Packet.Kind(row["kind"]).label if row["kind"] in Packet.Kind else ""
     return render(
         request,
         "redpacket/mine.html",

@@ -65,3 +65,16 @@ class ShakeOutput(serializers.Serializer):
 class RemainingOutput(serializers.Serializer):
     remaining = serializers.IntegerField()
     as_of = serializers.DateTimeField()
+
+
+class WinOutput(serializers.Serializer):
+    """A won packet as its result page shows it (`GET /api/shake/wins/<id>`)."""
+
+    win_id = serializers.IntegerField()
+    amount_fen = serializers.IntegerField()
+    sponsor = UserSerializer(source="sender")
+    greeting = serializers.CharField()
+    campaign_name = serializers.CharField()
+    created_at = serializers.DateTimeField(source="opened_at")
+    credited = serializers.BooleanField()
+    credit_line = serializers.CharField(help_text="入账中… until credited, then 已存入零钱…")

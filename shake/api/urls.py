@@ -14,4 +14,5 @@ urlpatterns = [
         views.CampaignRemainingApi.as_view(),
         name="api-shake-remaining",
     ),
+    path("shake/wins/<int:win_id>", views.WinApi.as_view(), name="api-shake-win"),
 ]

@@ -16,6 +16,7 @@ from shake.api.serializers import (
     CampaignSerializer,
     RemainingOutput,
     ShakeOutput,
+    WinOutput,
 )
 from shake.draw import TierRange
 from shake.models import Campaign
@@ -111,3 +112,12 @@ class CampaignRemainingApi(APIView):
     def get(self, request, campaign_id):
         remaining = selectors.campaign_remaining(campaign_id=campaign_id)
         return Response(RemainingOutput(remaining).data)
+
+
+class WinApi(APIView):
+    @extend_schema(
+        responses={200: WinOutput, 404: _error("no such win of yours")},
+        operation_id="shake_win",
+    )
+    def get(self, request, win_id):
+        return Response(WinOutput(selectors.win_result(user=request.user, win_id=win_id)).data)

@@ -139,6 +139,8 @@
         const n = v.count && v.count >= 1 ? v.count : null;
         const fen = n === null ? leaving.fen : (next === "normal" ? Math.floor(leaving.fen / n) : leaving.fen * n);
         arriving.value = RP.yuan(fen);
+      } else {
+        arriving.value = ""; // nothing to carry over: no stale amount from before
       }
       setKind(next);
       keepServerErrors = false;

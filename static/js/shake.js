@@ -36,7 +36,10 @@
       '<p class="shake-packet-from">' + RP.escapeHtml(t("%s的红包").replace("%s", sponsor)) + "</p>" +
       '<p class="shake-packet-amount money">¥' + RP.yuan(data.amount_fen) + "</p>" +
       '<p class="shake-packet-greeting">' + RP.escapeHtml(data.greeting || "") + "</p>" +
-      '<p class="shake-packet-note">' + RP.escapeHtml(t("已存入零钱")) + "</p>" +
+      // Credited asynchronously: the result page says when it is in change.
+      '<p class="shake-packet-note" data-testid="shake-credit">' + RP.escapeHtml(t("入账中…")) + "</p>" +
+      '<a class="shake-packet-link" data-testid="shake-win-link" href="/shake/wins/' +
+      encodeURIComponent(data.win_id) + '/">' + RP.escapeHtml(t("查看红包详情")) + "</a>" +
       "</div>";
     if (navigator.vibrate) navigator.vibrate([80, 60, 80]);
   }

@@ -26,7 +26,7 @@ def test_the_desktop_button_shakes_and_shows_the_answer(
     page.get_by_role("button", name="摇一摇", exact=True).click()
     win = page.get_by_test_id("shake-win")
     expect(win).to_be_visible()
-    expect(win).to_contain_text("已存入零钱")
+    expect(win).to_contain_text("入账中…")  # credited asynchronously: the result page tells
     expect(win).to_contain_text("新春快乐")
     expect(win).to_contain_text("¥")
     screenshot(page, "shake")

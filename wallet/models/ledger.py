@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Account(models.Model):
@@ -20,10 +21,10 @@ class Account(models.Model):
     """
 
     class Kind(models.TextChoices):
-        USER = "user", "用户零钱"
-        PACKET_ESCROW = "packet_escrow", "红包托管"
-        CAMPAIGN_ESCROW = "campaign_escrow", "活动托管"
-        BANK_CLEARING = "bank_clearing", "银行清算"
+        USER = "user", _("用户零钱")
+        PACKET_ESCROW = "packet_escrow", _("红包托管")
+        CAMPAIGN_ESCROW = "campaign_escrow", _("活动托管")
+        BANK_CLEARING = "bank_clearing", _("银行清算")
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     user = models.OneToOneField(
@@ -65,21 +66,21 @@ class LedgerTransaction(models.Model):
     same movement can never be posted twice. Append-only."""
 
     class Kind(models.TextChoices):
-        TOPUP = "topup", "充值"
-        WITHDRAW = "withdraw", "提现"
-        WITHDRAW_REVERSAL = "withdraw_reversal", "提现退回"
-        TRANSFER = "transfer", "转账"
-        PACKET_FUND = "packet_fund", "发红包"
-        CLAIM_CREDIT = "claim_credit", "红包入账"
-        PACKET_REFUND = "packet_refund", "红包退款"
-        CAMPAIGN_FUND = "campaign_fund", "活动预算"
-        WIN_CREDIT = "win_credit", "摇一摇入账"
-        CAMPAIGN_REFUND = "campaign_refund", "活动退款"
+        TOPUP = "topup", _("充值")
+        WITHDRAW = "withdraw", _("提现")
+        WITHDRAW_REVERSAL = "withdraw_reversal", _("提现退回")
+        TRANSFER = "transfer", _("转账")
+        PACKET_FUND = "packet_fund", _("发红包")
+        CLAIM_CREDIT = "claim_credit", _("红包入账")
+        PACKET_REFUND = "packet_refund", _("红包退款")
+        CAMPAIGN_FUND = "campaign_fund", _("活动预算")
+        WIN_CREDIT = "win_credit", _("摇一摇入账")
+        CAMPAIGN_REFUND = "campaign_refund", _("活动退款")
         # A card payment that failed after the bank took the money: back into change,
         # then out to the card (or kept in change if the bank refuses the refund).
-        CHARGE_RETURN = "charge_return", "支付失败退回"
-        CARD_REFUND = "card_refund", "退回银行卡"
-        CARD_REFUND_REVERSAL = "card_refund_reversal", "退回银行卡失败"
+        CHARGE_RETURN = "charge_return", _("支付失败退回")
+        CARD_REFUND = "card_refund", _("退回银行卡")
+        CARD_REFUND_REVERSAL = "card_refund_reversal", _("退回银行卡失败")
 
     kind = models.CharField(max_length=24, choices=Kind.choices)
     reference = models.CharField(max_length=160, unique=True)

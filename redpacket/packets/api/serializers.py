@@ -40,7 +40,8 @@ class PacketSendInput(serializers.Serializer):
     count = StrictIntegerField()
     total_fen = FenField(required=False, allow_null=True)
     share_fen = FenField(required=False, allow_null=True)
-    greeting = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+    # No max_length: the rule gives its own message for any greeting over the limit.
+    greeting = serializers.CharField(required=False, allow_blank=True, default="")
     pay_with = PayWithField(required=False, default=BALANCE)
     pin = serializers.CharField(required=False, allow_blank=True, max_length=6, default=None)
 
@@ -105,13 +106,20 @@ class YearQuery(serializers.Serializer):
 
 
 class ReceivedRow(serializers.Serializer):
-    packet_id = serializers.IntegerField()
+    """A share of a packet (`source` "packet") or a shake win (`source` "shake": `sender`
+    is the campaign's sponsor, `kind` "shake", `packet_id` null, `win_id` set)."""
+
+    # API.md's field name; DRF's metaclass takes it off the class (no clash with Field.source).
+    source = serializers.ChoiceField(choices=["packet", "shake"])  # type: ignore[assignment]
+    packet_id = serializers.IntegerField(allow_null=True)
+    win_id = serializers.IntegerField(allow_null=True)
     kind = serializers.CharField()
     sender = UserSerializer()
     greeting = serializers.CharField()
     amount_fen = serializers.IntegerField()
     opened_at = serializers.DateTimeField()
     best_luck = serializers.BooleanField()
+    result_url = serializers.CharField(help_text="the page of this share or win's result")
 
 
 class ReceivedSerializer(serializers.Serializer):

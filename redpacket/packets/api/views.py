@@ -107,7 +107,7 @@ def _year(request) -> int:
     return query.validated_data.get("year") or timezone.localdate().year
 
 
-def _records(view, request, records, rows, *, row, row_serializer, totals):
+def _records(view, request, records, rows, *, page_rows, row_serializer, totals):
     """我的红包 records: the year's totals and one page of rows, `{"results", "next"}`."""
     paginator = NextPagination()
     page: list[Any] | None = paginator.paginate_queryset(rows, request, view=view)
@@ -115,7 +115,7 @@ def _records(view, request, records, rows, *, row, row_serializer, totals):
     return Response(
         {
             **{key: records[key] for key in totals},
-            "results": row_serializer([row(item) for item in page], many=True).data,
+            "results": row_serializer(page_rows(page), many=True).data,
             "next": paginator.get_next_link(),
         }
     )
@@ -131,8 +131,8 @@ class ReceivedApi(APIView):
             self,
             request,
             records,
-            records["claims"],
-            row=selectors.received_row,
+            records["entries"],
+            page_rows=selectors.received_rows,
             row_serializer=ReceivedRow,
             totals=("total_fen", "count", "best_luck_count"),
         )
@@ -147,7 +147,7 @@ class SentApi(APIView):
             request,
             records,
             records["packets"],
-            row=selectors.sent_row,
+            page_rows=lambda page: [selectors.sent_row(packet) for packet in page],
             row_serializer=SentRow,
             totals=("total_fen", "count"),
         )

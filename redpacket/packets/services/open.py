@@ -10,12 +10,12 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext
 
+from chat import notices
 from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.data import message_data
@@ -296,18 +296,19 @@ def _announce(
         publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet_id})
         transaction.on_commit(lambda: facts.forget(packet_id))
     room = notice_room
-    with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
-        texts = []
-        if user.pk != sender_id:
-            texts.append(gettext("%(name)s领取了你的红包") % {"name": user.name})
-        if finished:
-            texts.append(gettext("你的红包已被领完"))
-    for text in texts:
+    # Stored as key + parameters: each reader gets the notice in their own language.
+    keys = []
+    if user.pk != sender_id:
+        keys.append((notices.PACKET_CLAIMED, {"name": user.name}))
+    if finished:
+        keys.append((notices.PACKET_FINISHED, {}))
+    for notice_key, notice_params in keys:
         notice = chat_services.message_create(
             room=room,
             sender=None,
             kind=Message.Kind.NOTICE,
-            text=text,
+            notice_key=notice_key,
+            notice_params=notice_params,
             packet_id=packet_id,
             recipient=User(pk=sender_id),  # only its id is stored
             publish=False,
@@ -316,7 +317,7 @@ def _announce(
             user_group(sender_id),
             {
                 "type": "notice",
-                "text": text,
+                "text": notice.text,
                 "room_id": room.pk,
                 "packet_id": packet_id,
                 "message": message_data(notice),
