@@ -40,6 +40,9 @@ class PacketSendInput(serializers.Serializer):
     count = StrictIntegerField()
     total_fen = FenField(required=False, allow_null=True)
     share_fen = FenField(required=False, allow_null=True)
+    to_user_id = StrictIntegerField(
+        required=False, allow_null=True, help_text="exclusive: the member it is for"
+    )
     greeting = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
     pay_with = PayWithField(required=False, default=BALANCE)
     pin = serializers.CharField(required=False, allow_blank=True, max_length=6, default=None)
@@ -57,10 +60,13 @@ class PacketSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=Packet.Status.choices)
+    to_user = UserSerializer(allow_null=True, help_text="exclusive: the member it is for")
 
 
 class PacketViewSerializer(PacketSerializer):
-    view = serializers.ChoiceField(choices=["open", "opened", "finished", "expired", "waiting"])
+    view = serializers.ChoiceField(
+        choices=["open", "opened", "finished", "expired", "waiting", "exclusive"]
+    )
     my_amount_fen = serializers.IntegerField(allow_null=True)
 
 
