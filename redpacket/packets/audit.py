@@ -82,9 +82,8 @@ def _exclusive_findings(packet: Packet, claims_n: int) -> list[Finding]:
             f"user {packet.to_user_id}",
             f"user {user_id}",
         )
-        for claim_id, user_id in packet.claims.exclude(user_id=packet.to_user_id).values_list(
-            "pk", "user_id"
-        )
+        for claim_id, user_id in packet.claims.values_list("pk", "user_id")
+        if user_id != packet.to_user_id
     ]
     return found
 

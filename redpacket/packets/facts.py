@@ -78,7 +78,7 @@ def facts_of(packet: Packet, room_ids: list[int] | None = None) -> PacketFacts:
         "expires_ts": packet.expires_at.timestamp(),
         "status": packet.status,
         "to_user_id": packet.to_user_id,
-        "to_user": user_data(packet.to_user) if packet.to_user_id is not None else None,
+        "to_user": user_data(packet.to_user) if packet.to_user is not None else None,
     }
 
 

@@ -42,7 +42,7 @@ def exclusive(group):
 
     def make():
         room, users = group(4)
-        sender, recipient, other, third = users
+        sender, recipient, _other, _third = users
         response = post_packet(sender, body_for(room, recipient))
         assert response.status_code == 201, response.json()
         return Packet.objects.get(pk=response.json()["id"]), room, users
@@ -132,7 +132,7 @@ def test_an_exclusive_packet_in_a_direct_room_is_refused(direct):
 
 
 def test_the_database_refuses_an_exclusive_packet_without_its_member(exclusive):
-    packet, _, (sender, recipient, other, _third) = exclusive()
+    packet, _, (sender, _recipient, other, _third) = exclusive()
     for change in ({"to_user": None}, {"to_user": sender}, {"count": 2, "total_fen": 1040}):
         with pytest.raises(IntegrityError), transaction.atomic():
             Packet.objects.filter(pk=packet.pk).update(**change)
@@ -199,7 +199,7 @@ def test_the_service_refuses_others_before_the_gate(exclusive):
     from redpacket.packets import errors
     from redpacket.packets.gate import packet_store
 
-    packet, _, (sender, recipient, other, _third) = exclusive()
+    packet, _, (_sender, recipient, other, _third) = exclusive()
     with pytest.raises(errors.PacketNotAllowed):
         services.packet_open(user=other, packet_id=packet.pk)
     # The gate still has its one place, and nobody was admitted into it.
@@ -215,7 +215,7 @@ def test_the_claim_statement_takes_nothing_for_another(exclusive):
 
     from redpacket.packets.services import open as open_service
 
-    packet, _, (sender, recipient, other, _third) = exclusive()
+    packet, _, (_sender, recipient, other, _third) = exclusive()
     take = open_service._take_sql if connection.vendor == "postgresql" else open_service._take_orm
     assert take(packet_id=packet.pk, user=other, now=timezone.now()) is None
     assert not Claim.objects.exists()
@@ -309,7 +309,7 @@ def test_records_list_exclusive_packets(exclusive):
 
 
 def test_forward_only_into_rooms_of_the_member(exclusive, make_user):
-    packet, room, (sender, recipient, other, _third) = exclusive()
+    packet, _room, (sender, recipient, other, _third) = exclusive()
     without = chat_services.room_create_group(
         creator=sender, name="没有他", member_ids=[other.pk, make_user().pk]
     )
@@ -332,7 +332,7 @@ def test_forward_only_into_rooms_of_the_member(exclusive, make_user):
 
 
 def test_reconciliation_finds_a_claim_by_someone_else(exclusive):
-    packet, _, (sender, recipient, other, _third) = exclusive()
+    packet, _, (_sender, recipient, other, _third) = exclusive()
     services.packet_open(user=recipient, packet_id=packet.pk)
     assert reconcile().status == "clean"
     Claim.objects.filter(packet=packet).update(user=other)
@@ -343,7 +343,7 @@ def test_reconciliation_finds_a_claim_by_someone_else(exclusive):
 
 
 def test_reconciliation_finds_a_second_claim(exclusive):
-    packet, _, (sender, recipient, other, _third) = exclusive()
+    packet, _, (_sender, recipient, other, _third) = exclusive()
     services.packet_open(user=recipient, packet_id=packet.pk)
     claim = Claim.objects.get(packet=packet)
     Claim.objects.create(

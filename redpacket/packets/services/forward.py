@@ -35,9 +35,7 @@ def packet_forward(*, user: User, packet_id: int, room_id: object) -> Message:
     if room.pk != packet_facts["room_id"] and _sent_in_direct_room(packet_id):
         raise errors.DirectPacketNotForwardable()
     to_user_id = packet_facts.get("to_user_id")
-    if to_user_id is not None and not chat_selectors.is_member(
-        room_id=room.pk, user_id=to_user_id
-    ):
+    if to_user_id is not None and not chat_selectors.is_member(room_id=room.pk, user_id=to_user_id):
         raise errors.PacketNotAllowed(gettext("专属红包只能发到领取人所在的聊天"))
     with transaction.atomic():
         packet = Packet.objects.select_for_update().get(pk=packet_id)
