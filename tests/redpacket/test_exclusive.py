@@ -449,3 +449,23 @@ def test_open_pages_per_viewer(exclusive):
     assert opened.status_code == 302 and "/result" in opened["Location"]
     assert Claim.objects.get().user_id == recipient.pk
     assert_invariants()
+
+
+def test_admin_shows_and_filters_by_kind_and_recipient(exclusive, send, make_user):
+    packet, room, (sender, recipient, other, _third) = exclusive()
+    lucky = send(sender, room, count=2, total_fen=200)
+    admin = make_user(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+    listing = client.get("/admin/redpacket/packet/")
+    html = listing.content.decode()
+    assert listing.status_code == 200 and "专属红包" in html and str(recipient) in html
+    assert f"to_user__id__exact={recipient.pk}" in html  # the recipient filter
+    only = client.get(f"/admin/redpacket/packet/?to_user__id__exact={recipient.pk}")
+    assert list(only.context["cl"].result_list) == [packet]
+    by_kind = client.get("/admin/redpacket/packet/?kind__exact=exclusive")
+    assert list(by_kind.context["cl"].result_list) == [packet]
+    detail = client.get(f"/admin/redpacket/packet/{packet.pk}/change/")
+    assert detail.status_code == 200 and str(recipient) in detail.content.decode()
+    assert lucky not in list(only.context["cl"].result_list)
+    assert_invariants()
