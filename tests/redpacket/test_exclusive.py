@@ -452,7 +452,7 @@ def test_open_pages_per_viewer(exclusive):
 
 
 def test_admin_shows_and_filters_by_kind_and_recipient(exclusive, send, make_user):
-    packet, room, (sender, recipient, other, _third) = exclusive()
+    packet, room, (sender, recipient, _other, _third) = exclusive()
     lucky = send(sender, room, count=2, total_fen=200)
     admin = make_user(is_staff=True, is_superuser=True)
     client = Client()
