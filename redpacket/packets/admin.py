@@ -25,6 +25,7 @@ class PacketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "id",
         "kind",
         "sender",
+        "to_user",
         "room",
         "count",
         "total",
@@ -33,10 +34,10 @@ class PacketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
     )
-    list_filter = ("kind", "status")
-    search_fields = ("=id", "sender__username", "greeting")
+    list_filter = ("kind", "status", ("to_user", admin.RelatedOnlyFieldListFilter))
+    search_fields = ("=id", "sender__username", "to_user__username", "greeting")
     date_hierarchy = "created_at"
-    list_select_related = ("sender", "room")
+    list_select_related = ("sender", "to_user", "room")
     inlines = [ClaimInline]
     actions = ["expire_and_refund"]
 

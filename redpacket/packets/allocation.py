@@ -82,7 +82,7 @@ def share_for_index(
     max_share_fen: int = MAX_SHARE_FEN,
 ) -> int:
     """The share at claim `index`, given what is left before it (R and n = count − index)."""
-    if kind == "normal":
+    if kind in ("normal", "exclusive"):  # a fixed share each
         assert share_fen is not None
         return share_fen
     return lucky_share(
@@ -104,7 +104,7 @@ def packet_shares(
     is one statement) and recomputed by 对账. The same values `share_for_index` gives one
     by one, since each lucky share depends only on the secret, the id, the index and
     what the earlier shares left."""
-    if kind == "normal":
+    if kind in ("normal", "exclusive"):  # a fixed share each
         assert share_fen is not None
         return [share_fen] * count
     return lucky_shares(

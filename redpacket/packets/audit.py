@@ -32,7 +32,8 @@ def packet_findings_for(ids: list[int]) -> list[Finding]:
 
 def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
     """Per packet: claimed + remaining + refunded = total, shares ≤ count, each share ≥ 1
-    fen and equal to its recomputed allocation; per claim: credited exactly once."""
+    fen and equal to its recomputed allocation; an exclusive packet's one claim by its
+    chosen member; per claim: credited exactly once."""
     findings: list[Finding] = []
     annotated = (packets if packets is not None else Packet.objects.all()).annotate(
         claimed=Coalesce(Sum("claims__amount_fen"), 0),
@@ -63,7 +64,28 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
             findings.append(Finding("share_below_one_fen", name, ">= 1", str(packet.smallest)))
         if packet.claims_n or packet.shares is not None:
             findings.extend(_allocation_findings(packet))
+        if packet.kind == Packet.Kind.EXCLUSIVE and packet.claims_n:
+            findings.extend(_exclusive_findings(packet, packet.claims_n))
     return findings
+
+
+def _exclusive_findings(packet: Packet, claims_n: int) -> list[Finding]:
+    """An exclusive packet has at most one claim, and only its chosen member's."""
+    name = f"packet {packet.pk}"
+    found: list[Finding] = []
+    if claims_n > 1:
+        found.append(Finding("exclusive_claims", name, "at most 1 claim", str(claims_n)))
+    found += [
+        Finding(
+            "exclusive_claimant",
+            f"claim {claim_id} ({name})",
+            f"user {packet.to_user_id}",
+            f"user {user_id}",
+        )
+        for claim_id, user_id in packet.claims.values_list("pk", "user_id")
+        if user_id != packet.to_user_id
+    ]
+    return found
 
 
 def _allocation_findings(packet: Packet) -> list[Finding]:
@@ -78,7 +100,7 @@ def _allocation_findings(packet: Packet) -> list[Finding]:
         Finding(
             "share_mismatch",
             f"claim {claim_id} (packet {packet.pk} #{index})",
-            str(expected[index]),
+            str(expected[index]) if index < len(expected) else "no such share",
             str(amount),
         )
         for claim_id, index, amount in packet.claims.values_list("pk", "index", "amount_fen")

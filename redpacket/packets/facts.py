@@ -37,6 +37,10 @@ class PacketFacts(TypedDict):
     expires_at: str  # ISO 8601
     expires_ts: float  # expires_at as a POSIX timestamp
     status: str  # Packet.Status as stored (expiry is applied by the reader)
+    # An exclusive packet's chosen member (None for other kinds). Facts cached before the
+    # field lack both keys: readers use .get().
+    to_user_id: int | None
+    to_user: dict[str, Any] | None  # accounts.selectors.user_data
 
 
 def _ttl_ms(expires_at: datetime) -> int:
@@ -73,6 +77,8 @@ def facts_of(packet: Packet, room_ids: list[int] | None = None) -> PacketFacts:
         "expires_at": packet.expires_at.isoformat(),
         "expires_ts": packet.expires_at.timestamp(),
         "status": packet.status,
+        "to_user_id": packet.to_user_id,
+        "to_user": user_data(packet.to_user) if packet.to_user is not None else None,
     }
 
 
@@ -106,7 +112,7 @@ def build_gate(packet: Packet, *, opened: dict[int, int] | None = None) -> None:
 
 def load(packet_id: int) -> PacketFacts | None:
     """Facts from the database (warming the store), or None if there is no such packet."""
-    packet = Packet.objects.select_related("sender").filter(pk=packet_id).first()
+    packet = Packet.objects.select_related("sender", "to_user").filter(pk=packet_id).first()
     return warm(packet) if packet is not None else None
 
 

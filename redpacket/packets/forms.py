@@ -17,12 +17,16 @@ from wallet.services import BALANCE
 
 
 class PacketSendForm(IdempotentForm):
-    """发红包. A group room has 红包个数 and 总金额 (lucky) or 单个金额 (normal); a direct
-    room only 金额 (a normal packet of count 1). One key per rendered form: posting it
-    twice sends one packet."""
+    """发红包. A group room has 红包个数 and 总金额 (lucky) or 单个金额 (normal), or a
+    member picker and 金额 (exclusive); a direct room only 金额 (a normal packet of count
+    1). One key per rendered form: posting it twice sends one packet."""
 
     kind = forms.ChoiceField(
-        choices=[(rules.LUCKY, _("拼手气红包")), (rules.NORMAL, _("普通红包"))],
+        choices=[
+            (rules.LUCKY, _("拼手气红包")),
+            (rules.NORMAL, _("普通红包")),
+            (rules.EXCLUSIVE, _("专属红包")),
+        ],
         required=False,
         widget=forms.HiddenInput,
     )
@@ -36,6 +40,10 @@ class PacketSendForm(IdempotentForm):
     )
     total_fen = YuanField(label=_("总金额"), required=False, min_fen=0)
     share_fen = YuanField(label=_("单个金额"), required=False, min_fen=0)
+    # 专属红包's member picker; whether the choice is a member is `rules.send_errors`'.
+    to_user_id = forms.TypedChoiceField(
+        label=_("发给谁"), required=False, coerce=int, empty_value=None
+    )
     greeting = forms.CharField(
         label=_("祝福语"),
         required=False,
@@ -54,6 +62,7 @@ class PacketSendForm(IdempotentForm):
         balance_text: str,
         cards: Sequence[Any] = (),
         needs_pin: bool = False,
+        recipients: Sequence[Any] = (),
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -64,10 +73,15 @@ class PacketSendForm(IdempotentForm):
         ]
         self.initial.setdefault("pay_with", BALANCE)
         self.initial.setdefault("kind", rules.NORMAL if is_direct else rules.LUCKY)
+        cast(forms.TypedChoiceField, self.fields["to_user_id"]).choices = [
+            ("", _("选择群成员")),
+            *((str(user.pk), user.name) for user in recipients),
+        ]
         if is_direct:
             self.fields["share_fen"].label = _("金额")
             del self.fields["count"]
             del self.fields["total_fen"]
+            del self.fields["to_user_id"]
         if needs_pin:
             self.fields["pin"] = PinField(required=False)
             # The page's script asks for the PIN in its pay sheet, not pinpad.js's form hook.
@@ -78,7 +92,7 @@ class PacketSendForm(IdempotentForm):
         if self.is_direct:
             return rules.NORMAL
         raw = self.data.get("kind") if self.is_bound else self.initial.get("kind")
-        return raw if raw in (rules.LUCKY, rules.NORMAL) else rules.LUCKY
+        return raw if raw in rules.KINDS else rules.LUCKY
 
     def clean(self) -> dict[str, Any]:
         data = cast("dict[str, Any]", super().clean())  # Form.clean returns cleaned_data
@@ -86,6 +100,8 @@ class PacketSendForm(IdempotentForm):
             data["kind"], data["count"], data["total_fen"] = rules.NORMAL, 1, None
         elif not data.get("kind"):
             data["kind"] = rules.LUCKY
+        elif data["kind"] == rules.EXCLUSIVE:
+            data["count"] = 1  # one share for one member: the page has no 红包个数 then
         pay_with = data.get("pay_with")
         if pay_with and pay_with != BALANCE:
             data["pay_with"] = int(pay_with)
@@ -99,7 +115,8 @@ class PacketSendForm(IdempotentForm):
             "kind": kind,
             "count": data.get("count"),
             "total_fen": data.get("total_fen") if kind == rules.LUCKY else None,
-            "share_fen": data.get("share_fen") if kind == rules.NORMAL else None,
+            "share_fen": data.get("share_fen") if kind in rules.FIXED_SHARE_KINDS else None,
+            "to_user_id": data.get("to_user_id") if kind == rules.EXCLUSIVE else None,
             "greeting": data.get("greeting") or "",
             "pay_with": data.get("pay_with") or BALANCE,
             "pin": data.get("pin") or None,

@@ -17,6 +17,7 @@ class Packet(models.Model):
     class Kind(models.TextChoices):
         LUCKY = "lucky", _("拼手气红包")
         NORMAL = "normal", _("普通红包")
+        EXCLUSIVE = "exclusive", _("专属红包")
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("进行中")
@@ -27,7 +28,15 @@ class Packet(models.Model):
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_packets"
     )
-    kind = models.CharField(max_length=8, choices=Kind.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # 专属红包: the one member of the group who may open it (set iff kind = exclusive).
+    to_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="exclusive_packets",
+    )
     count = models.PositiveSmallIntegerField()
     total_fen = models.BigIntegerField()
     share_fen = models.BigIntegerField(null=True, blank=True)
@@ -70,8 +79,20 @@ class Packet(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(kind="lucky", share_fen__isnull=True)
-                | Q(kind="normal", share_fen__gte=1, total_fen=F("share_fen") * F("count")),
+                | Q(
+                    kind__in=["normal", "exclusive"],
+                    share_fen__gte=1,
+                    total_fen=F("share_fen") * F("count"),
+                ),
                 name="packet_share_matches_kind",
+            ),
+            # An exclusive packet is one share for one chosen member other than the
+            # sender; no other kind names a recipient.
+            models.CheckConstraint(
+                condition=Q(kind="exclusive", count=1, to_user__isnull=False)
+                & ~Q(to_user=F("sender"))
+                | ~Q(kind="exclusive") & Q(to_user__isnull=True),
+                name="packet_exclusive_to_user",
             ),
             models.CheckConstraint(
                 condition=Q(remaining_count__gte=0, remaining_count__lte=F("count")),

@@ -6,6 +6,7 @@ Texts are SPEC's Chinese, marked for translation; `{n}`-style values are filled 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,10 @@ from wallet.rules import credit_state_line as credit_state_line
 
 LUCKY = "lucky"
 NORMAL = "normal"
+EXCLUSIVE = "exclusive"
+KINDS = (LUCKY, NORMAL, EXCLUSIVE)
+# Kinds with a fixed share amount (`share_fen`): 单个金额 / 金额 on the send page.
+FIXED_SHARE_KINDS = (NORMAL, EXCLUSIVE)
 
 ACTIVE = "active"
 FINISHED = "finished"
@@ -48,6 +53,10 @@ def send_error_texts(limits: Limits) -> dict[str, str]:
         "count_max": _("红包个数不可超过%(max)d个") % {"max": limits.max_count},
         "count_direct": _("单聊红包个数只能为1个"),
         "count_members": _("红包个数不可超过群人数"),
+        "count_exclusive": _("专属红包个数只能为1个"),
+        "to_user_required": _("请选择领取人"),
+        "to_user_not_member": _("领取人不在本群"),
+        "to_user_self": _("专属红包不能发给自己"),
         "total_required": _("请填写总金额"),
         "share_required": _("请填写单个金额"),
         "too_small": _("单个红包金额不可低于%(min)s元") % {"min": yuan_plain(limits.min_share_fen)},
@@ -67,15 +76,21 @@ def send_errors(
     room_is_direct: bool,
     member_count: int,
     limits: Limits,
+    to_user_id: int | None = None,
+    sender_id: int | None = None,
+    member_ids: Collection[int] = (),
 ) -> dict[str, str]:
     """Field → message for everything wrong with a packet about to be sent (empty: valid).
+
+    An exclusive packet (group rooms only) is one share for `to_user_id`, a member of the
+    room (`member_ids`) other than `sender_id`.
 
     static/js/redpacket-send.js mirrors these checks in the same order for the send page's
     inline errors (with the texts of `send_error_texts`); change both together."""
     errors: dict[str, str] = {}
     texts = send_error_texts(limits)
 
-    if kind not in (LUCKY, NORMAL):
+    if kind not in KINDS:
         errors["kind"] = texts["kind_invalid"]
         return errors
     if room_is_direct and kind != NORMAL:
@@ -86,8 +101,17 @@ def send_errors(
         errors["count"] = texts["count_max"]
     elif room_is_direct and count != 1:
         errors["count"] = texts["count_direct"]
+    elif kind == EXCLUSIVE and count != 1:
+        errors["count"] = texts["count_exclusive"]
     elif not room_is_direct and count > member_count:
         errors["count"] = texts["count_members"]
+    if kind == EXCLUSIVE and not room_is_direct:
+        if to_user_id is None:
+            errors["to_user_id"] = texts["to_user_required"]
+        elif to_user_id == sender_id:
+            errors["to_user_id"] = texts["to_user_self"]
+        elif to_user_id not in member_ids:
+            errors["to_user_id"] = texts["to_user_not_member"]
 
     if kind == LUCKY:
         if total_fen is None:
@@ -115,12 +139,13 @@ def switch_kind(*, to_kind: str, count: int | None, amount_fen: int | None) -> i
     """The send page's switch keeps what was typed (SPEC §4): to normal, 单个金额 = 总金额 ÷
     个数 rounded down to the fen; to lucky, 总金额 = 单个金额 × 个数. `amount_fen` is the
     amount field being left; None when there is nothing to carry over.
-    static/js/redpacket-send.js does the same in the browser."""
+    static/js/redpacket-send.js does the same in the browser. An exclusive packet's 金额
+    is a fixed share like 单个金额: it switches as a normal packet's does."""
     if amount_fen is None:
         return None
     if not count or count < 1:
         return amount_fen
-    if to_kind == NORMAL:
+    if to_kind in FIXED_SHARE_KINDS:
         return amount_fen // count
     return amount_fen * count
 
@@ -132,9 +157,17 @@ def effective_status(status: str, expires_at_ts: float, now_ts: float) -> str:
     return status
 
 
-def open_view(*, is_sender: bool, count: int, status: str, my_amount: int | None) -> str:
+def open_view(
+    *,
+    is_sender: bool,
+    count: int,
+    status: str,
+    my_amount: int | None,
+    for_someone_else: bool = False,
+) -> str:
     """What the open (拆) page shows the viewer — API `view`: open / opened / finished /
-    expired / waiting. SPEC §4's open-page table."""
+    expired / waiting / exclusive. SPEC §4's open-page table; `for_someone_else`: an
+    exclusive packet whose chosen member is not the viewer."""
     if my_amount is not None:
         return "opened"
     if status == EXPIRED:
@@ -143,16 +176,39 @@ def open_view(*, is_sender: bool, count: int, status: str, my_amount: int | None
     # they go to the result page, also once the recipient has taken it.
     if is_sender and count == 1:
         return "waiting"
+    if for_someone_else:
+        return "exclusive"
     if status == FINISHED:
         return "finished"
     return "open"
 
 
+def exclusive_label(to_name: str) -> str:
+    """An exclusive packet's line, on its bubble for everyone in the room and on the open
+    page of every member but the chosen one."""
+    return _("专属于%(name)s的红包") % {"name": to_name}
+
+
 def open_page(
-    *, view: str, kind: str, count: int, is_sender: bool, sender_name: str
+    *,
+    view: str,
+    kind: str,
+    count: int,
+    is_sender: bool,
+    sender_name: str,
+    to_name: str = "",
 ) -> dict[str, Any]:
-    """The texts and link of the open page for one cell of SPEC §4's table."""
+    """The texts and link of the open page for one cell of SPEC §4's table. `to_name`:
+    the chosen member of an exclusive packet."""
     show_link_to_all = kind == LUCKY or is_sender
+    if view == "exclusive":
+        # Not theirs to open; the result page shows the room its one claim.
+        return {
+            "title": _("%(name)s的红包") % {"name": sender_name},
+            "subtitle": exclusive_label(to_name),
+            "show_open_button": False,
+            "show_all_link": True,
+        }
     if view == "open":
         if kind == LUCKY:
             subtitle = _("发了一个红包，金额随机")
@@ -217,6 +273,7 @@ class ResultFacts:
     created_at_ts: float
     finished_at_ts: float | None
     ttl_seconds: int
+    to_name: str | None = None  # an exclusive packet's chosen member
 
 
 @dataclass
@@ -282,6 +339,15 @@ def result_page(facts: ResultFacts) -> ResultPage:
             page.summary = _("已领取%(x)d/%(y)d个，共%(a)s/%(b)s元") % values
         else:
             page.summary = _("领取%(x)d/%(y)d个") % values
+    elif facts.kind == EXCLUSIVE:
+        # The amount is the sender's to see until the chosen member opens it.
+        if facts.is_sender:
+            page.summary = _("红包金额%(total)s元，等待%(name)s领取") % {
+                **values,
+                "name": facts.to_name or "",
+            }
+        else:
+            page.summary = _("等待%(name)s领取") % {"name": facts.to_name or ""}
     else:
         page.summary = _("红包金额%(total)s元，等待对方领取") % values
 
@@ -295,8 +361,9 @@ def result_page(facts: ResultFacts) -> ResultPage:
         page.notes.append(
             _("未领取的红包，将于%(h)s后发起退款") % {"h": format_duration(facts.ttl_seconds)}
         )
-    # Rule 7: the list shows for lucky packets, and for normal ones only to their sender.
-    page.show_claims = facts.kind == LUCKY or facts.is_sender
+    # Rule 7: the list shows for lucky packets, and for normal ones only to their sender;
+    # an exclusive packet's one claim shows to the room (SPEC §3).
+    page.show_claims = facts.kind in (LUCKY, EXCLUSIVE) or facts.is_sender
     # Rule 8: best luck on finished lucky packets only.
     if finished and facts.kind == LUCKY:
         page.best_luck_user_id = best_luck(facts.claims)

@@ -20,7 +20,7 @@ from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import PacketStore, Snapshot, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import public_packet
-from redpacket.packets.services.open import member_room, packet_facts_for
+from redpacket.packets.services.open import may_open, member_room, packet_facts_for
 from wallet import received
 from wallet.notices import NoticeLink
 
@@ -71,12 +71,18 @@ def packet_view(*, user: User, packet_id: int) -> dict[str, Any]:
         count=packet_facts["count"],
         status=status,
         my_amount=snapshot.my_amount,
+        for_someone_else=not may_open(packet_facts, user.pk),
     )
     return {
         **packet_for_viewer(packet_facts, status, user),
         "view": view,
         "my_amount_fen": snapshot.my_amount,
     }
+
+
+def user_name(user: dict[str, Any]) -> str:
+    """What a page calls a user given as `user_data`."""
+    return str(user.get("display_name") or user.get("username") or "")
 
 
 def _packet_visible(packet: Packet, user: User) -> PacketFacts:
@@ -100,7 +106,7 @@ def packet_result(*, user: User, packet_id: int) -> dict[str, Any]:
     """The result page (SPEC §4 rules 1–8, the expired and unfinished lines) for `user`;
     `credited` (null without a share) says whether the viewer's share is in their change
     yet, and `credit_line` reads accordingly ("入账中…" until then)."""
-    packet = Packet.objects.select_related("sender").filter(pk=packet_id).first()
+    packet = Packet.objects.select_related("sender", "to_user").filter(pk=packet_id).first()
     if packet is None:
         raise errors.PacketNotFound()
     packet_facts = _packet_visible(packet, user)
@@ -126,6 +132,7 @@ def packet_result(*, user: User, packet_id: int) -> dict[str, Any]:
             created_at_ts=packet.created_at.timestamp(),
             finished_at_ts=packet.finished_at.timestamp() if packet.finished_at else None,
             ttl_seconds=int((packet.expires_at - packet.created_at).total_seconds()),
+            to_name=packet.to_user.name if packet.to_user is not None else None,
         )
     )
     result: dict[str, Any] = {
@@ -306,12 +313,15 @@ def decorate_packet_messages(messages: list[dict[str, Any]], viewer: User) -> No
             continue
         packet_facts = snapshot.facts
         assert packet_facts is not None
+        to_user = packet_facts.get("to_user")
         message["packet"] = {
             "id": packet_id,
             "kind": packet_facts["kind"],
             "greeting": packet_facts["greeting"],
             "status": _viewer_state(packet_facts, snapshot.left),
             "opened": snapshot.my_amount is not None,
+            # 专属于{name}的红包, the same for everyone in the room.
+            "exclusive_label": rules.exclusive_label(user_name(to_user)) if to_user else None,
         }
 
 

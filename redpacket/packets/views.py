@@ -83,6 +83,7 @@ def open_card_context(request: SignedInRequest, packet_id: int) -> dict[str, Any
         count=view["count"],
         is_sender=is_sender,
         sender_name=_sender_name(view["sender"]),
+        to_name=_sender_name(view["to_user"]) if view.get("to_user") else "",
     )
     room_id = _back_room_id(request, view)
     return {
@@ -112,20 +113,25 @@ def send_pick_room(request: SignedInRequest) -> HttpResponse:
 
 
 def _switched_initial(request: SignedInRequest, form: PacketSendForm) -> dict[str, Any]:
-    """The no-JS "改为普通红包 / 改为拼手气红包" button: the same form in the other kind,
-    keeping what was typed (`rules.switch_kind`)."""
-    to_kind = rules.NORMAL if request.POST.get("switch") == rules.NORMAL else rules.LUCKY
+    """The no-JS "改为普通红包 / 改为拼手气红包 / 改为专属红包" button: the same form in the
+    other kind, keeping what was typed (`rules.switch_kind`; between normal and exclusive
+    the share stays as it is)."""
+    switch = request.POST.get("switch")
+    to_kind = switch if switch in rules.KINDS else rules.LUCKY
+    from_kind = request.POST.get("kind")
+    from_kind = from_kind if from_kind in rules.KINDS else rules.LUCKY
     raw_count = (request.POST.get("count") or "").strip()
     count = parse_int(raw_count, max_digits=4)
-    leaving = "total_fen" if to_kind == rules.NORMAL else "share_fen"
-    amount = rules.switch_kind(
-        to_kind=to_kind, count=count, amount_fen=parse_yuan(request.POST.get(leaving, ""))
-    )
-    arriving = "share_fen" if to_kind == rules.NORMAL else "total_fen"
+    leaving = "share_fen" if from_kind in rules.FIXED_SHARE_KINDS else "total_fen"
+    arriving = "share_fen" if to_kind in rules.FIXED_SHARE_KINDS else "total_fen"
+    amount = parse_yuan(request.POST.get(leaving, ""))
+    if leaving != arriving:
+        amount = rules.switch_kind(to_kind=to_kind, count=count, amount_fen=amount)
     return {
         "kind": to_kind,
         "count": raw_count,
         arriving: yuan_plain(amount) if amount is not None else "",
+        "to_user_id": request.POST.get("to_user_id", ""),
         "greeting": request.POST.get("greeting", ""),
         "pay_with": request.POST.get("pay_with") or form.initial.get("pay_with"),
         "idempotency_key": request.POST.get("idempotency_key") or form.initial["idempotency_key"],
@@ -159,11 +165,18 @@ def send(request: SignedInRequest, room_id: int) -> HttpResponse:
     is_direct = room.kind == Room.Kind.DIRECT
     wallet = wallet_summary(user=request.user)
     member_count = len(chat_selectors.room_member_ids(room.pk))
+    # 专属红包's picker: the group's members but the sender.
+    recipients = (
+        []
+        if is_direct
+        else [user for user in chat_selectors.room_members(room) if user.pk != request.user.pk]
+    )
     form_kwargs: dict[str, Any] = {
         "is_direct": is_direct,
         "balance_text": yuan(wallet.balance_fen),
         "cards": wallet.cards,
         "needs_pin": wallet.has_pin,
+        "recipients": recipients,
     }
     send_url = reverse("redpacket:send", args=[room.pk])
     if request.method == "POST" and request.POST.get("add_card"):

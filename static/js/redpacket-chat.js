@@ -35,6 +35,8 @@
       const state = stateOf(message);
       const greeting = (message.packet && message.packet.greeting) || message.text || t("恭喜发财，大吉大利");
       const note = label(state);
+      // 专属于{name}的红包: the server's text, the same for everyone in the room.
+      const exclusive = (message.packet && message.packet.exclusive_label) || "";
       const bubble = document.createElement("button");
       bubble.type = "button";
       bubble.className = "bubble packet-bubble" + (note ? " packet-done" : "");
@@ -42,10 +44,11 @@
       bubble.innerHTML =
         '<span class="packet-main"><span class="packet-icon" aria-hidden="true"></span>' +
         '<span class="packet-text"><span class="packet-greeting">' + esc(greeting) + "</span>" +
+        (exclusive ? '<span class="packet-exclusive">' + esc(exclusive) + "</span>" : "") +
         (note ? '<span class="packet-state">' + esc(note) + "</span>" : "") +
         "</span></span>" +
         '<span class="packet-label">' + esc(t("微信红包")) + "</span>";
-      bubble.setAttribute("aria-label", [greeting, t("微信红包"), note].filter(Boolean).join("，"));
+      bubble.setAttribute("aria-label", [greeting, exclusive, t("微信红包"), note].filter(Boolean).join("，"));
       bubble.setAttribute("aria-haspopup", "dialog");
       bubble.addEventListener("click", () => openOverlay(Number(message.packet_id), bubble));
       return ctx.frame(message, bubble);

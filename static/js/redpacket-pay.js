@@ -97,6 +97,7 @@
       };
       if (v.kind === "lucky") body.total_fen = v.total.fen;
       else body.share_fen = v.share.fen;
+      if (v.kind === "exclusive") body.to_user_id = v.toUser;
       return body;
     }
 

@@ -1,5 +1,5 @@
-/* The send page (发红包): the live total, the kind switch (拼手气 ↔ 普通, keeping what was
- * typed), the inline errors, then the pay sheet (redpacket-pay.js) on 塞钱进红包.
+/* The send page (发红包): the live total, the kind switch (拼手气 ↔ 普通 ↔ 专属, keeping
+ * what was typed), the inline errors, then the pay sheet (redpacket-pay.js) on 塞钱进红包.
  *
  * The checks mirror `rules.send_errors` in the same order, with the limits and the texts
  * the server hands over in the page's packet-send-config: nothing here decides a product
@@ -25,6 +25,7 @@
     const total = input("total_fen");
     const share = input("share_fen");
     const greeting = input("greeting");
+    const toUser = input("to_user_id");
     const kindInput = input("kind");
     const errorBox = document.getElementById("send-errors");
     const totalText = document.getElementById("send-total");
@@ -45,12 +46,18 @@
       return { fen, empty: false, bad: fen === null };
     }
 
+    // Normal and exclusive packets have a fixed share (单个金额 / 金额).
+    const fixedShare = (k) => k === "normal" || k === "exclusive";
+
     function values() {
-      const rawCount = count ? count.value.trim() : "1";
+      // An exclusive packet is one share: its form has no 红包个数 (the server says 1 too).
+      const rawCount = count && kind !== "exclusive" ? count.value.trim() : "1";
+      const rawTo = toUser ? toUser.value.trim() : "";
       return {
         kind,
         count: /^\d+$/.test(rawCount) ? parseInt(rawCount, 10) : null,
         countEmpty: !rawCount,
+        toUser: /^\d+$/.test(rawTo) ? parseInt(rawTo, 10) : null,
         total: amountOf(total),
         share: amountOf(share),
         greeting: (greeting.value || "").trim(),
@@ -64,7 +71,11 @@
       if (v.count === null || v.count < 1) e.count = T.count_min;
       else if (v.count > L.max_count) e.count = T.count_max;
       else if (direct && v.count !== 1) e.count = T.count_direct;
+      else if (v.kind === "exclusive" && v.count !== 1) e.count = T.count_exclusive;
       else if (!direct && v.count > config.member_count) e.count = T.count_members;
+      // The picker lists only the group's other members: "not a member" / "yourself"
+      // cannot be picked here, the server still checks them.
+      if (v.kind === "exclusive" && !direct && v.toUser === null) e.to_user_id = T.to_user_required;
       if (v.kind === "lucky") {
         const fen = v.total.fen;
         if (v.total.bad) e.total_fen = config.amount_invalid;
@@ -87,7 +98,7 @@
     function totalFen(v) {
       if (v.kind === "lucky") return v.total.fen;
       if (v.share.fen === null) return null;
-      return v.share.fen * (direct ? 1 : (v.count || 0));
+      return v.share.fen * (direct || v.kind === "exclusive" ? 1 : (v.count || 0));
     }
 
     /** Which errors to show: not "please fill in" for a field nobody has typed in yet. */
@@ -98,6 +109,7 @@
         if (name === "count" && v.countEmpty) continue;
         if (name === "total_fen" && v.total.empty) continue;
         if (name === "share_fen" && v.share.empty) continue;
+        if (name === "to_user_id" && v.toUser === null) continue;
         shown[name] = text;
       }
       return shown;
@@ -114,7 +126,7 @@
       form.querySelectorAll("[data-cell]").forEach((cell) => {
         const name = cell.dataset.cell;
         cell.classList.toggle("invalid", Boolean(shown[name]));
-        const field = cell.querySelector("input");
+        const field = cell.querySelector("input, select");
         if (field) field.setAttribute("aria-invalid", shown[name] ? "true" : "false");
       });
       const texts = Object.values(shown);
@@ -127,17 +139,21 @@
       kind = next;
       kindInput.value = next;
       form.dataset.kind = next;
-      form.querySelectorAll("[data-for-kind]").forEach((el) => { el.hidden = el.dataset.forKind !== next; });
+      form.querySelectorAll("[data-for-kind]").forEach((el) => {
+        el.hidden = !el.dataset.forKind.split(" ").includes(next);
+      });
     }
 
-    /** "改为普通红包 / 改为拼手气红包" keeps what was typed (rules.switch_kind). */
+    /** "改为普通红包 / 改为拼手气红包 / 改为专属红包" keeps what was typed
+     * (rules.switch_kind; between normal and exclusive the share stays as it is). */
     function switchTo(next) {
-      const v = values();
-      const leaving = next === "normal" ? v.total : v.share;
-      const arriving = next === "normal" ? share : total;
-      if (leaving.fen !== null) {
-        const n = v.count && v.count >= 1 ? v.count : null;
-        const fen = n === null ? leaving.fen : (next === "normal" ? Math.floor(leaving.fen / n) : leaving.fen * n);
+      const previous = kind;
+      const rawCount = count ? count.value.trim() : "";
+      const n = /^\d+$/.test(rawCount) && parseInt(rawCount, 10) >= 1 ? parseInt(rawCount, 10) : null;
+      const leaving = amountOf(fixedShare(previous) ? share : total);
+      const arriving = fixedShare(next) ? share : total;
+      if (leaving.fen !== null && fixedShare(previous) !== fixedShare(next)) {
+        const fen = n === null ? leaving.fen : (fixedShare(next) ? Math.floor(leaving.fen / n) : leaving.fen * n);
         arriving.value = RP.yuan(fen);
       } else {
         arriving.value = ""; // nothing to carry over: no stale amount from before
@@ -145,8 +161,10 @@
       setKind(next);
       keepServerErrors = false;
       render();
-      const back = form.querySelector('[data-switch="' + (next === "normal" ? "lucky" : "normal") + '"]');
+      const buttons = Array.from(form.querySelectorAll("[data-switch]")).filter((b) => !b.closest("[hidden]"));
+      const back = buttons.find((b) => b.dataset.switch === previous) || buttons[0];
       if (back) back.focus();
+      if (next === "exclusive" && toUser && !toUser.value) toUser.focus();
     }
 
     const sheet = RP.paySheet(document.getElementById("pay-sheet"), {
@@ -176,7 +194,7 @@
       if (Object.keys(state.errors).length) {
         showAll = true;
         render();
-        const bad = form.querySelector("[data-cell].invalid input");
+        const bad = form.querySelector("[data-cell].invalid input, [data-cell].invalid select");
         if (bad) bad.focus();
         return;
       }

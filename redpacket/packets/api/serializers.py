@@ -40,6 +40,9 @@ class PacketSendInput(serializers.Serializer):
     count = StrictIntegerField()
     total_fen = FenField(required=False, allow_null=True)
     share_fen = FenField(required=False, allow_null=True)
+    to_user_id = StrictIntegerField(
+        required=False, allow_null=True, help_text="exclusive: the member it is for"
+    )
     # No max_length: the rule gives its own message for any greeting over the limit.
     greeting = serializers.CharField(required=False, allow_blank=True, default="")
     pay_with = PayWithField(required=False, default=BALANCE)
@@ -58,10 +61,13 @@ class PacketSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     status = serializers.ChoiceField(choices=Packet.Status.choices)
+    to_user = UserSerializer(allow_null=True, help_text="exclusive: the member it is for")
 
 
 class PacketViewSerializer(PacketSerializer):
-    view = serializers.ChoiceField(choices=["open", "opened", "finished", "expired", "waiting"])
+    view = serializers.ChoiceField(
+        choices=["open", "opened", "finished", "expired", "waiting", "exclusive"]
+    )
     my_amount_fen = serializers.IntegerField(allow_null=True)
 
 

@@ -50,7 +50,8 @@ def publish_to_rooms(room_ids: list[int], event: dict[str, Any]) -> None:
 
 def public_packet(facts: PacketFacts) -> dict[str, Any]:
     """The packet as anyone in the room may see it (API.md packet minus `total_fen`,
-    which only the sender sees)."""
+    which only the sender sees), with `to_user` (an exclusive packet's chosen member,
+    else None)."""
     return {
         "id": facts["id"],
         "room_id": facts["room_id"],
@@ -62,4 +63,5 @@ def public_packet(facts: PacketFacts) -> dict[str, Any]:
         "created_at": facts["created_at"],
         "expires_at": facts["expires_at"],
         "status": facts["status"],
+        "to_user": facts.get("to_user"),
     }

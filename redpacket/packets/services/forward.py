@@ -24,7 +24,8 @@ def _sent_in_direct_room(packet_id: int) -> bool:
 def packet_forward(*, user: User, packet_id: int, room_id: object) -> Message:
     """Post the packet again in `room_id` (a room the sender is in); its members may
     then open it too. Only the sender, only while it is neither finished nor expired,
-    and never a direct room's packet into another room (409 `direct_packet`)."""
+    and never a direct room's packet into another room (409 `direct_packet`); an
+    exclusive packet only into rooms its chosen member is in (403 `not_allowed`)."""
     packet_facts = packet_facts_for(packet_id)
     if member_room(packet_facts, user.pk) is None:
         raise errors.PacketNotFound()
@@ -33,6 +34,9 @@ def packet_forward(*, user: User, packet_id: int, room_id: object) -> Message:
     room = chat_selectors.room_for_member(user=user, room_id=room_id)
     if room.pk != packet_facts["room_id"] and _sent_in_direct_room(packet_id):
         raise errors.DirectPacketNotForwardable()
+    to_user_id = packet_facts.get("to_user_id")
+    if to_user_id is not None and not chat_selectors.is_member(room_id=room.pk, user_id=to_user_id):
+        raise errors.PacketNotAllowed(gettext("专属红包只能发到领取人所在的聊天"))
     with transaction.atomic():
         packet = Packet.objects.select_for_update().get(pk=packet_id)
         if packet.status == Packet.Status.FINISHED:

@@ -47,6 +47,13 @@ def member_room(packet_facts: PacketFacts, user_id: int) -> int | None:
     return None
 
 
+def may_open(packet_facts: PacketFacts, user_id: int) -> bool:
+    """False for anyone but the chosen member of an exclusive packet (facts cached before
+    exclusive packets existed have no recipient: such a packet is not exclusive)."""
+    to_user_id = packet_facts.get("to_user_id")
+    return to_user_id is None or to_user_id == user_id
+
+
 def packet_facts_for(packet_id: int) -> PacketFacts:
     """Cached facts, rebuilt from the database on a miss; PacketNotFound if none."""
     cached = packet_store().snapshot(packet_id, 0).facts
@@ -59,8 +66,10 @@ def packet_facts_for(packet_id: int) -> PacketFacts:
 def packet_open(*, user: User, packet_id: int) -> OpenResult:
     """Open `packet_id` for `user`: a new share, or the one they already have (`repeat`).
 
-    Refuses with 403 not_allowed (a non-member; the sender of a count-1 packet),
-    410 expired, 409 finished. The unique (packet, user) index is the last guard.
+    Refuses with 403 not_allowed (a non-member; the sender of a count-1 packet; anyone
+    but the chosen member of an exclusive packet — before the gate, so it never admits
+    them), 410 expired, 409 finished. The unique (packet, user) index is the last guard,
+    and the claim statement itself takes no share of an exclusive packet for another.
     """
     packet_facts = packet_facts_for(packet_id)
     room_id = member_room(packet_facts, user.pk)
@@ -68,6 +77,8 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
         raise errors.PacketNotAllowed()
     if packet_facts["sender_id"] == user.pk and packet_facts["count"] == 1:
         raise errors.PacketNotAllowed(gettext("不能领取自己发给对方的红包"))
+    if not may_open(packet_facts, user.pk):
+        raise errors.PacketNotAllowed()
 
     store = packet_store()
     if (
@@ -202,6 +213,7 @@ WITH taken AS (
         finished_at = CASE WHEN remaining_count = 1 THEN %(now)s ELSE finished_at END
     WHERE id = %(packet_id)s AND remaining_count > 0 AND status = %(active)s
         AND expires_at > %(now)s AND shares IS NOT NULL
+        AND (to_user_id IS NULL OR to_user_id = %(user_id)s)
     RETURNING id, count - remaining_count - 1 AS share_index,
         (shares ->> (count - remaining_count - 1)::int)::bigint AS amount
 )
@@ -253,6 +265,7 @@ def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
             or packet.expires_at <= now
             or packet.remaining_count == 0
             or packet.shares is None
+            or packet.to_user_id not in (None, user.pk)
         ):
             return None
         index = packet.count - packet.remaining_count

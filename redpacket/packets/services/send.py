@@ -35,12 +35,15 @@ def packet_send(
     count: int | None,
     total_fen: int | None = None,
     share_fen: int | None = None,
+    to_user_id: int | None = None,
     greeting: str = "",
     pay_with: str | int = wallet.BALANCE,
     pin: str | None = None,
     request_key: str,
 ) -> Packet:
-    """Send a packet to a room the sender is in, paid from change or a card.
+    """Send a packet to a room the sender is in, paid from change or a card. An exclusive
+    packet (group rooms) is one share of `share_fen` for `to_user_id`, a member other
+    than the sender.
 
     The money lands in packet escrow and the packet row and its room message exist, or
     none of them (one transaction; a card charge is refunded if it fails). The sender's
@@ -54,6 +57,7 @@ def packet_send(
     room = chat_selectors.room_for_member(user=sender, room_id=room_id)
     rule_limits = limits()
     greeting = (greeting or "").strip() or rule_limits.default_greeting
+    member_ids = chat_selectors.room_member_ids(room.pk)
     problems = rules.send_errors(
         kind=kind,
         count=count,
@@ -61,13 +65,16 @@ def packet_send(
         share_fen=share_fen,
         greeting=greeting,
         room_is_direct=room.kind == Room.Kind.DIRECT,
-        member_count=len(chat_selectors.room_member_ids(room.pk)),
+        member_count=len(member_ids),
         limits=rule_limits,
+        to_user_id=to_user_id,
+        sender_id=sender.pk,
+        member_ids=member_ids,
     )
     if problems:
         raise InvalidInput(next(iter(problems.values())), fields=problems)
     assert count is not None
-    # send_errors refuses a normal packet without its share: share_fen is set there.
+    # send_errors refuses a normal or exclusive packet without its share: it is set there.
     total = total_fen if kind == Packet.Kind.LUCKY else cast(int, share_fen) * count
     assert total is not None
 
@@ -83,7 +90,8 @@ def packet_send(
         "kind": kind,
         "count": count,
         "total_fen": total,
-        "share_fen": share_fen if kind == Packet.Kind.NORMAL else None,
+        "share_fen": share_fen if kind in rules.FIXED_SHARE_KINDS else None,
+        "to_user_id": to_user_id if kind == Packet.Kind.EXCLUSIVE else None,
         "greeting": greeting,
         "request_key": request_key,
         "fund_reference": fund_reference,
