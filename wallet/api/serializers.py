@@ -38,7 +38,7 @@ class EntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoticeSerializer(serializers.Serializer):
+class MoneyNoticeSerializer(serializers.Serializer):
     """One 服务通知 (`wallet.selectors.Notice`): a wallet ledger entry that raised one."""
 
     id = serializers.IntegerField()
@@ -64,7 +64,7 @@ class NoticesQuery(serializers.Serializer):
 
 
 class NoticesOutput(serializers.Serializer):
-    results = NoticeSerializer(many=True)
+    results = MoneyNoticeSerializer(many=True)
     unseen = serializers.IntegerField()
     last_id = serializers.IntegerField()
 
