@@ -202,3 +202,26 @@ def test_cluster_settings_are_refused_without_channel_hosts_or_broker():
         "redpacket.kernel.redis_cluster.ClusterClient",
         "['redis://127.0.0.1:2', 'redis://127.0.0.1:3']",
     ]
+
+
+def test_the_cluster_cache_keeps_a_bounded_blocking_pool_per_node(on_cluster):
+    from django_redis import get_redis_connection
+    from redis import BlockingConnectionPool
+
+    client = get_redis_connection("default")
+    cache.set("warm", 1)
+    pools = [node.redis_connection.connection_pool for node in client.get_primaries()]
+    assert len(pools) == 3
+    assert all(isinstance(pool, BlockingConnectionPool) for pool in pools)
+    assert {pool.max_connections for pool in pools} == {5}
+
+
+@pytest.mark.parametrize("error", ["ClusterDownError", "TryAgainError", "SlotNotCoveredError"])
+def test_a_cluster_failover_in_progress_is_a_503_to_retry(error):
+    from redis import exceptions
+
+    from redpacket.kernel.api import exception_handler
+
+    response = exception_handler(getattr(exceptions, error)("CLUSTERDOWN"), {"view": None})
+    assert response is not None
+    assert (response.status_code, response.data["code"]) == (503, "unavailable")
