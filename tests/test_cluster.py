@@ -225,3 +225,24 @@ def test_a_cluster_failover_in_progress_is_a_503_to_retry(error):
     response = exception_handler(getattr(exceptions, error)("CLUSTERDOWN"), {"view": None})
     assert response is not None
     assert (response.status_code, response.data["code"]) == (503, "unavailable")
+
+
+@pytest.mark.django_db
+def test_the_sms_limits_and_the_message_throttle_count_on_the_cluster(
+    on_cluster, settings, make_user, monkeypatch
+):
+    from chat.throttles import ChatMessageThrottle, message_send_allowed
+    from wallet.sms_limits import SmsRateLimited, sms_send_allow
+
+    settings.SMS_SENDS_PER_USER = "2/hour"
+    settings.SMS_SENDS_PER_PHONE = "10/hour"
+    sms_send_allow(user_id=1, phone="13800000000")
+    sms_send_allow(user_id=1, phone="13800000001")
+    with pytest.raises(SmsRateLimited):
+        sms_send_allow(user_id=1, phone="13800000002")
+    assert on_cluster.get(cache.make_key("sms:user:1")) == b"3"  # counted on the cluster
+
+    monkeypatch.setattr(ChatMessageThrottle, "THROTTLE_RATES", {"chat": "3/min"})
+    user = make_user()
+    assert [message_send_allowed(user) for _ in range(4)] == [True, True, True, False]
+    assert on_cluster.exists(cache.make_key(f"throttle_chat_{user.pk}")) == 1
