@@ -6,11 +6,8 @@ class ShakeConfig(AppConfig):
     verbose_name = "摇一摇"
 
     def ready(self) -> None:
-        from shake import audit, services, tasks
-        from shake.models import Win
+        from shake import audit, services, tasks  # noqa: F401 - tasks: registered with Celery
         from wallet import crediting, reconciliation
 
-        crediting.credit_source_register(
-            model=Win, pending=services.wins_pending, task=tasks.win_credit
-        )
+        crediting.credit_source_register(services.WINS)
         reconciliation.check_register(audit.campaign_findings)

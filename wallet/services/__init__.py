@@ -16,11 +16,13 @@ from wallet.services.bank import (
 )
 from wallet.services.cards import card_bind_start, card_bind_verify, card_for_user, card_remove
 from wallet.services.ledger import (
+    CreditPosting,
     Leg,
     account_for_user,
     check_request_key,
     forget_accounts,
     ledger_post,
+    ledger_post_credits,
     system_account,
 )
 from wallet.services.movements import (
@@ -34,6 +36,7 @@ from wallet.services.pin import payment_authorize, pin_verify
 __all__ = [
     "BALANCE",
     "CardCharge",
+    "CreditPosting",
     "Leg",
     "account_for_user",
     "bank_operation_resolve",
@@ -47,6 +50,7 @@ __all__ = [
     "check_request_key",
     "forget_accounts",
     "ledger_post",
+    "ledger_post_credits",
     "payment_authorize",
     "pin_verify",
     "system_account",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from django.db import IntegrityError, connection, transaction
@@ -164,6 +165,133 @@ def ledger_post(
         locked[pk].user_id: balance for pk, balance in balances.items()
     }
     return txn, True
+
+
+@dataclass(frozen=True)
+class CreditPosting:
+    """One credit of a batch (`ledger_post_credits`): `amount_fen` out of `source` (a
+    system account) into `user_id`'s wallet, once per `reference`."""
+
+    reference: str
+    source: Account
+    user_id: int
+    amount_fen: int
+
+
+def ledger_post_credits(
+    *, kind: str, credits: list[CreditPosting]
+) -> list[LedgerTransaction | None]:
+    """Post many credits at once: one balanced transaction per credit (its own
+    `reference`, as `ledger_post` would), but each wallet locked and its balance written
+    once for the whole batch, and every transaction and entry inserted in one statement
+    each. Entries record each wallet's running balance in the order given.
+
+    Returns, in the order given, each credit's transaction (a new one carries
+    `balance_after_by_user`, as from `ledger_post`); a reference posted earlier with the
+    same legs gives that transaction (without balances); one posted with anything else
+    gives None (LedgerConflict's case, logged) and moves nothing. A credit only adds to a
+    wallet, so none is refused for want of money. Atomic with the caller's transaction.
+    """
+    for credit in credits:
+        _check_amount(credit.amount_fen)
+    if len({credit.reference for credit in credits}) != len(credits):
+        raise ValueError("each credit of a batch needs its own reference")
+    if not credits:
+        return []
+    with transaction.atomic(savepoint=False):
+        locked = _lock_wallets(
+            [Leg(account=None, amount_fen=c.amount_fen, user_id=c.user_id) for c in credits]
+        )
+        wallet_of_user = {account.user_id: account for account in locked.values()}
+        created_at = timezone.now()
+        posted = _record_many(kind=kind, references=[c.reference for c in credits], now=created_at)
+        results: list[LedgerTransaction | None] = []
+        entries: list[Entry] = []
+        balances = {pk: cast(int, account.balance_fen) for pk, account in locked.items()}
+        earlier = {
+            txn.reference: txn
+            for txn in LedgerTransaction.objects.filter(
+                reference__in=[c.reference for c in credits if c.reference not in posted]
+            )
+        }
+        for credit in credits:
+            wallet = wallet_of_user[credit.user_id]
+            legs = [
+                Leg(credit.source, -credit.amount_fen),
+                Leg(account=None, amount_fen=credit.amount_fen, user_id=credit.user_id),
+            ]
+            pk = posted.get(credit.reference)
+            if pk is None:  # posted before this batch: a replay, or a conflict
+                existing = earlier[credit.reference]
+                same = _is_replay(existing, kind, legs, locked, None)
+                results.append(existing if same else None)
+                continue
+            balances[wallet.pk] += credit.amount_fen
+            txn = LedgerTransaction(
+                pk=pk, kind=kind, reference=credit.reference, memo="", created_at=created_at
+            )
+            txn.balance_after_by_user = {credit.user_id: balances[wallet.pk]}  # type: ignore[attr-defined]
+            entries += [
+                Entry(transaction=txn, account=credit.source, amount_fen=-credit.amount_fen),
+                Entry(
+                    transaction=txn,
+                    account=wallet,
+                    amount_fen=credit.amount_fen,
+                    balance_after_fen=balances[wallet.pk],
+                ),
+            ]
+            results.append(txn)
+        Entry.objects.bulk_create(entries)
+        changed = {pk: b for pk, b in balances.items() if b != locked[pk].balance_fen}
+        _write_balances(changed)
+    return results
+
+
+def _record_many(*, kind: str, references: list[str], now: datetime) -> dict[str, int]:
+    """Insert a transaction row per reference not posted yet, in one statement; returns
+    reference → id of those inserted (the unique index skips the others)."""
+    meta = LedgerTransaction._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = meta.get_field(name)
+        assert isinstance(field, Field) and field.column is not None
+        return field.column
+
+    columns = [column(name) for name in _RECORD_FIELDS]
+    row = f"({', '.join(['%s'] * len(columns))})"
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params: list[object] = []
+    for reference in references:
+        params += [kind, reference, "", None, None, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {', '.join([row] * len(references))}"
+            f" ON CONFLICT ({quote(columns[1])}) DO NOTHING"
+            f" RETURNING {quote(column(meta.pk.name))}, {quote(columns[1])}",
+            params,
+        )
+        return {reference: pk for pk, reference in cursor.fetchall()}
+
+
+def _write_balances(balances: dict[int, int]) -> None:
+    """Each wallet's new balance, in one statement on PostgreSQL (UPDATE … FROM VALUES)."""
+    if not balances:
+        return
+    if connection.vendor != "postgresql":
+        for pk, balance in balances.items():
+            Account.objects.filter(pk=pk).update(balance_fen=balance)
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    values = ", ".join(["(%s::bigint, %s::bigint)"] * len(balances))
+    params = [value for item in sorted(balances.items()) for value in item]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS a SET balance_fen = v.balance"
+            f" FROM (VALUES {values}) AS v(id, balance) WHERE a.id = v.id",
+            params,
+        )
 
 
 def _is_replay(
