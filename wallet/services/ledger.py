@@ -276,20 +276,18 @@ def _record_many(*, kind: str, references: list[str], now: datetime) -> dict[str
 
 
 def _write_balances(balances: dict[int, int]) -> None:
-    """Each wallet's new balance, in one statement on PostgreSQL (UPDATE … FROM VALUES)."""
+    """Each wallet's new balance, all in one statement (UPDATE … SET … = CASE id …)."""
     if not balances:
         return
-    if connection.vendor != "postgresql":
-        for pk, balance in balances.items():
-            Account.objects.filter(pk=pk).update(balance_fen=balance)
-        return
     table = connection.ops.quote_name(Account._meta.db_table)
-    values = ", ".join(["(%s::bigint, %s::bigint)"] * len(balances))
-    params = [value for item in sorted(balances.items()) for value in item]
+    items = sorted(balances.items())
+    cases = " ".join(["WHEN %s THEN %s"] * len(items))
+    params: list[int] = [value for item in items for value in item]
+    params += [pk for pk, _ in items]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS a SET balance_fen = v.balance"
-            f" FROM (VALUES {values}) AS v(id, balance) WHERE a.id = v.id",
+            f"UPDATE {table} SET balance_fen = CASE id {cases} END"
+            f" WHERE id IN ({', '.join(['%s'] * len(items))})",
             params,
         )
 
