@@ -11,6 +11,7 @@ transaction and publishes `packet.new` itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -349,6 +350,37 @@ def message_create(
         if publish:
             events.publish_message_new(message)
     return message
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One private notice for `notices_create`: `text` in room `room_id`, seen only by
+    `recipient_id`, about packet `packet_id`."""
+
+    room_id: int
+    recipient_id: int
+    text: str
+    packet_id: int | None = None
+
+
+def notices_create(notices: list[Notice]) -> list[Message]:
+    """Store many private notices in one INSERT, each as `message_create(kind=NOTICE,
+    sender=None, recipient=…, publish=False)` stores one (a crediting batch's 红包被抢提醒);
+    the caller announces them."""
+    for notice in notices:
+        if len(notice.text) > MESSAGE_MAX_LENGTH:
+            raise _invalid("text", _("消息不能超过2000个字"), code="text_too_long")
+    return Message.objects.bulk_create(
+        Message(
+            room_id=notice.room_id,
+            sender=None,
+            kind=Message.Kind.NOTICE,
+            text=notice.text,
+            packet_id=notice.packet_id,
+            recipient_id=notice.recipient_id,
+        )
+        for notice in notices
+    )
 
 
 def message_post_text(*, room: Room, sender: User, text: str) -> Message:

@@ -32,11 +32,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from redpacket.accounts.models import User
-from redpacket.kernel.events import publish_on_commit, user_group
+from redpacket.kernel.events import publish_many_on_commit, user_group
 from wallet import services as wallet
 from wallet.selectors import balance_of
 
@@ -191,16 +191,20 @@ def credit_batch(
         _mark_credited(source.model, [c.pk for c in credited])
         if source.after is not None and credited:
             source.after(credited)
-        for credit in credited:
-            publish_on_commit(
-                user_group(credit.user_id),
-                {
-                    "type": "wallet.credited",
-                    "amount_fen": credit.amount_fen,
-                    "balance_fen": credit.balance_fen,
-                    **source.event(credit.pk, credit.link),
-                },
-            )
+        publish_many_on_commit(
+            [
+                (
+                    user_group(credit.user_id),
+                    {
+                        "type": "wallet.credited",
+                        "amount_fen": credit.amount_fen,
+                        "balance_fen": credit.balance_fen,
+                        **source.event(credit.pk, credit.link),
+                    },
+                )
+                for credit in credited
+            ]
+        )
     return len(credited)
 
 
@@ -224,16 +228,33 @@ def _take(
 
 
 def _mark_credited(model: type[models.Model], pks: list[int]) -> None:
-    """Mark the rows credited, each at its own instant in the order credited (largest
-    first), so `credited_at` tells the order within a batch too."""
+    """Mark the rows credited in one statement, each at its own instant in the order
+    credited (largest first), so `credited_at` tells the order within a batch too."""
     if not pks:
         return
+    meta = model._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = meta.get_field(name)
+        # A concrete field of the model: a Field, with its column (not a reverse relation).
+        assert isinstance(field, models.Field) and field.column is not None
+        return quote(field.column)
+
     now = timezone.now()
-    rows = [
-        model(pk=pk, credit_status=CREDITED, credited_at=now + timedelta(microseconds=i))
-        for i, pk in enumerate(pks)
-    ]
-    model._default_manager.bulk_update(rows, ["credit_status", "credited_at"])
+    at = connection.ops.adapt_datetimefield_value
+    pk = column(meta.pk.name)
+    params: list[Any] = [CREDITED]
+    for i, row in enumerate(pks):
+        params += [row, at(now + timedelta(microseconds=i))]
+    params += pks
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(meta.db_table)} SET {column('credit_status')} = %s,"
+            f" {column('credited_at')} = CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(pks))}"
+            f" END WHERE {pk} IN ({', '.join(['%s'] * len(pks))})",
+            params,
+        )
 
 
 # --- The sweeper and 对账 ---------------------------------------------------------------

@@ -118,6 +118,26 @@ class _SyncRedisGroupSender:
                     group,
                 )
 
+    def group_send_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Several group sends: one round trip per Redis node finds which groups have
+        connections at all (most credits and notices have none listening), and only
+        those are sent to."""
+        layer = self.layer
+        by_client: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        for group, message in messages:
+            by_client.setdefault(layer.consistent_hash(group), []).append((group, message))
+        for index, items in by_client.items():
+            pipe = self.clients[index].pipeline(transaction=False)
+            oldest = int(time.time()) - layer.group_expiry
+            for group, _message in items:
+                key = layer._group_key(group)
+                pipe.zremrangebyscore(key, min=0, max=oldest)
+                pipe.zrange(key, 0, -1)
+            members = pipe.execute()[1::2]
+            for (group, message), names in zip(items, members, strict=True):
+                if names:
+                    self.group_send(group, message)
+
 
 _senders: dict[int, _SyncRedisGroupSender] = {}
 
@@ -163,3 +183,28 @@ def publish_on_commit(group: str, event: dict[str, Any]) -> None:
         raise ValueError("an event needs a 'type'")
     payload = json.loads(json.dumps(event, cls=DjangoJSONEncoder))
     transaction.on_commit(lambda: _send_now(group, payload), robust=True)
+
+
+def _send_many_now(events: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    sender = _sync_sender(layer)
+    if sender is None:
+        for group, event in events:
+            _send_now(group, event)
+        return
+    sender.group_send_many([(group, {"type": FORWARD, "event": event}) for group, event in events])
+
+
+def publish_many_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """`publish_on_commit` of many (group, event) pairs at once, in their order: one
+    callback, and on Redis one round trip to learn which groups anyone listens to (a
+    crediting batch's events)."""
+    if any("type" not in event for _group, event in events):
+        raise ValueError("an event needs a 'type'")
+    if not events:
+        return
+    payload = json.loads(json.dumps([list(pair) for pair in events], cls=DjangoJSONEncoder))
+    pairs = [(group, event) for group, event in payload]
+    transaction.on_commit(lambda: _send_many_now(pairs), robust=True)

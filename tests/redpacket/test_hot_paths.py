@@ -43,7 +43,7 @@ def test_a_credit_takes_a_handful_of_statements(
     before = balance_of(users[1])
     # The claim taken (SELECT … FOR UPDATE SKIP LOCKED), the wallet locked, the ledger's
     # transaction, entries and balance, the claim marked; the sender's notice, stored
-    # with the credit (its facts, the packet's rooms, the room's members on a cold cache,
+    # with the credit (its facts, the packet's rooms, the claimer's memberships,
     # the notice); plus the test's own savepoint and its release.
     with django_assert_num_queries(12):
         assert services.claim_credit(claim_id=claim.pk) is True

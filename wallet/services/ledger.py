@@ -261,7 +261,7 @@ def _record_many(*, kind: str, references: list[str], now: datetime) -> dict[str
     columns = [column(name) for name in _RECORD_FIELDS]
     row = f"({', '.join(['%s'] * len(columns))})"
     stamp = connection.ops.adapt_datetimefield_value(now)
-    params: list[object] = []
+    params: list[str | None] = []
     for reference in references:
         params += [kind, reference, "", None, None, stamp]
     with connection.cursor() as cursor:

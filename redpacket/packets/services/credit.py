@@ -10,13 +10,11 @@ from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from chat import selectors as chat_selectors
 from chat import services as chat_services
 from chat.data import message_data
-from chat.events import publish_on_commit, user_group
-from chat.models import Message, Room
-from redpacket.accounts.models import User
-from redpacket.packets.facts import packet_room_ids
+from chat.events import user_group
+from chat.models import Membership, Message
+from redpacket.kernel.events import publish_many_on_commit
 from redpacket.packets.models import Claim
 from wallet import crediting
 from wallet.models import Account, LedgerTransaction
@@ -42,7 +40,7 @@ def claims_credited_notify(credited: list[crediting.Credited]) -> None:
     for the sender's own share) and, with the last share, "你的红包已被领完" (SPEC §4).
     In the order the shares were taken; each in the first of the packet's rooms the
     claimer is in."""
-    claims = (
+    claims = list(
         Claim.objects.filter(pk__in=[c.pk for c in credited])
         .order_by("packet_id", "index")
         .values_list(
@@ -56,48 +54,58 @@ def claims_credited_notify(credited: list[crediting.Credited]) -> None:
             "packet__room_id",
         )
     )
-    rooms: dict[int, list[int]] = {}
+    rooms = _rooms_of({packet_id for packet_id, *_ in claims})
+    members = set(
+        Membership.objects.filter(
+            room_id__in={room for ids in rooms.values() for room in ids},
+            user_id__in={user_id for _, _, user_id, *_ in claims},
+        ).values_list("room_id", "user_id")
+    )
     with translation.override(settings.LANGUAGE_CODE):  # stored in the site's language
         taken = gettext("%(name)s领取了你的红包")
         all_gone = gettext("你的红包已被领完")
+    notices: list[chat_services.Notice] = []
     for packet_id, index, user_id, username, display_name, sender_id, count, own_room in claims:
         texts = []
         if user_id != sender_id:
             texts.append(taken % {"name": display_name or username})  # User.name
         if index == count - 1:
             texts.append(all_gone)
-        if not texts:
-            continue
-        if packet_id not in rooms:
-            rooms[packet_id] = packet_room_ids(packet_id) or [own_room]
-        room_id = next(
-            (r for r in rooms[packet_id] if chat_selectors.is_member(room_id=r, user_id=user_id)),
-            own_room,
-        )
-        for text in texts:
-            _notice(text=text, packet_id=packet_id, sender_id=sender_id, room_id=room_id)
+        room_id = next((r for r in rooms.get(packet_id, []) if (r, user_id) in members), own_room)
+        notices += [
+            chat_services.Notice(
+                room_id=room_id, recipient_id=sender_id, text=text, packet_id=packet_id
+            )
+            for text in texts
+        ]
+    publish_many_on_commit(
+        [
+            (
+                user_group(notice.recipient_id),
+                {
+                    "type": "notice",
+                    "text": notice.text,
+                    "room_id": notice.room_id,
+                    "packet_id": notice.packet_id,
+                    "message": message_data(notice),
+                },
+            )
+            for notice in chat_services.notices_create(notices)
+        ]
+    )
 
 
-def _notice(*, text: str, packet_id: int, sender_id: int, room_id: int) -> None:
-    notice = chat_services.message_create(
-        room=Room(pk=room_id),  # only its id is stored
-        sender=None,
-        kind=Message.Kind.NOTICE,
-        text=text,
-        packet_id=packet_id,
-        recipient=User(pk=sender_id),  # only its id is stored
-        publish=False,
-    )
-    publish_on_commit(
-        user_group(sender_id),
-        {
-            "type": "notice",
-            "text": text,
-            "room_id": room_id,
-            "packet_id": packet_id,
-            "message": message_data(notice),
-        },
-    )
+def _rooms_of(packet_ids: set[int]) -> dict[int, list[int]]:
+    """Each packet's rooms (its own, and where the sender forwarded it), in id order."""
+    rooms: dict[int, list[int]] = {}
+    for packet_id, room_id in (
+        Message.objects.filter(packet_id__in=packet_ids, kind=Message.Kind.PACKET)
+        .order_by("room_id")
+        .values_list("packet_id", "room_id")
+        .distinct()
+    ):
+        rooms.setdefault(packet_id, []).append(room_id)
+    return rooms
 
 
 CLAIMS = crediting.CreditSource(
