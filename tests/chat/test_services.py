@@ -314,3 +314,28 @@ def test_room_for_member_hides_rooms_from_everyone_else(make_user, group_room):
     for user, room_id in [(make_user(), room.pk), (alice, 10**30), (alice, "x"), (alice, 0)]:
         with pytest.raises(NotFound):
             selectors.room_for_member(user=user, room_id=room_id)
+
+
+def test_notices_create_stores_many_private_notices_in_one_insert(
+    make_user, django_assert_num_queries
+):
+    alice, bob = make_user(), make_user()
+    room = services.room_create_group(creator=alice, name="群", member_ids=[bob.pk])
+    with django_assert_num_queries(1):
+        notices = services.notices_create(
+            [
+                services.Notice(room_id=room.pk, recipient_id=alice.pk, text="一", packet_id=7),
+                services.Notice(room_id=room.pk, recipient_id=alice.pk, text="二", packet_id=7),
+            ]
+        )
+    assert [n.pk is not None for n in notices] == [True, True]
+    stored = list(
+        Message.objects.filter(pk__in=[n.pk for n in notices])
+        .order_by("pk")
+        .values_list("kind", "sender", "recipient", "text", "packet_id")
+    )
+    assert stored == [("notice", None, alice.pk, "一", 7), ("notice", None, alice.pk, "二", 7)]
+    with pytest.raises(InvalidInput):
+        services.notices_create(
+            [services.Notice(room_id=room.pk, recipient_id=alice.pk, text="长" * 2001)]
+        )
