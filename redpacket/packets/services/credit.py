@@ -4,6 +4,7 @@ each sender who took a share (红包被抢提醒) in the same transaction."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -81,7 +82,7 @@ def claims_credited_notify(credited: list[crediting.Credited]) -> None:
     publish_many_on_commit(
         [
             (
-                user_group(notice.recipient_id),
+                user_group(cast(int, notice.recipient_id)),  # a notice always has one
                 {
                     "type": "notice",
                     "text": notice.text,
@@ -104,7 +105,7 @@ def _rooms_of(packet_ids: set[int]) -> dict[int, list[int]]:
         .values_list("packet_id", "room_id")
         .distinct()
     ):
-        rooms.setdefault(packet_id, []).append(room_id)
+        rooms.setdefault(cast(int, packet_id), []).append(room_id)  # filtered on it
     return rooms
 
 
