@@ -199,6 +199,7 @@ def ledger_post_credits(
     if not credits:
         return []
     with transaction.atomic(savepoint=False):
+        _create_wallets({c.user_id for c in credits})
         locked = _lock_wallets(
             [Leg(account=None, amount_fen=c.amount_fen, user_id=c.user_id) for c in credits]
         )
@@ -240,6 +241,31 @@ def ledger_post_credits(
         changed = {pk: b for pk, b in balances.items() if b != locked[pk].balance_fen}
         _write_balances(changed)
     return results
+
+
+def _create_wallets(user_ids: set[int]) -> None:
+    """Create the wallets missing among `user_ids` before any is locked, in one
+    statement in user id order: two batches that lock wallets and create others in
+    between could deadlock (each waiting for the other's new row or for a row it
+    holds); creating first, in one order, and locking after cannot."""
+    missing = user_ids - set(
+        Account.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True)
+    )
+    if not missing:
+        return
+    quote = connection.ops.quote_name
+    columns = ["kind", "user_id", "balance_fen", "created_at"]
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[int | str | None] = []
+    for user_id in sorted(missing):
+        params += [str(Account.Kind.USER), user_id, 0, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Account._meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {', '.join(['(%s, %s, %s, %s)'] * len(missing))}"
+            f" ON CONFLICT ({quote('user_id')}) DO NOTHING",
+            params,
+        )
 
 
 def _record_many(*, kind: str, references: list[str], now: datetime) -> dict[str, int]:
