@@ -182,7 +182,11 @@ def credit_batch(
         credited: list[Credited] = []
         for (pk, user_id, amount_fen, link), txn in zip(rows, txns, strict=True):
             if txn is None:  # the reference was posted with other legs: left pending
-                logger.error("%s %s left pending: its ledger reference conflicts", source, pk)
+                logger.error(
+                    "%s %s left pending: its ledger reference was posted with other legs",
+                    source.model._meta.model_name,
+                    pk,
+                )
                 continue
             balance = getattr(txn, "balance_after_by_user", {}).get(user_id)
             if balance is None:  # posted before this batch

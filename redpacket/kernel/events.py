@@ -16,8 +16,11 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -72,6 +75,7 @@ class _SyncRedisGroupSender:
         self.layer = layer
         self.clients = [redis.Redis.from_url(host["address"]) for host in layer.hosts]
         self.pid = os.getpid()
+        self.local = threading.local()
 
     @staticmethod
     def supports(layer: Any) -> bool:
@@ -84,6 +88,8 @@ class _SyncRedisGroupSender:
         )
 
     def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if group in getattr(self.local, "empty", ()):
+            return  # looked up a moment ago, with the other events of its batch
         layer = self.layer
         key = layer._group_key(group)
         client = self.clients[layer.consistent_hash(group)]
@@ -118,25 +124,30 @@ class _SyncRedisGroupSender:
                     group,
                 )
 
-    def group_send_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
-        """Several group sends: one round trip per Redis node finds which groups have
-        connections at all (most credits and notices have none listening), and only
-        those are sent to."""
+    @contextmanager
+    def empty_groups_known(self, groups: list[str]) -> Iterator[None]:
+        """Within the block, this thread's sends skip the `groups` that have no
+        connection now: one round trip per Redis node learns which (most of a crediting
+        batch's receivers and senders are not online), not one per event."""
         layer = self.layer
-        by_client: dict[int, list[tuple[str, dict[str, Any]]]] = {}
-        for group, message in messages:
-            by_client.setdefault(layer.consistent_hash(group), []).append((group, message))
-        for index, items in by_client.items():
+        by_client: dict[int, list[str]] = {}
+        for group in dict.fromkeys(groups):
+            by_client.setdefault(layer.consistent_hash(group), []).append(group)
+        empty: set[str] = set()
+        oldest = int(time.time()) - layer.group_expiry
+        for index, names in by_client.items():
             pipe = self.clients[index].pipeline(transaction=False)
-            oldest = int(time.time()) - layer.group_expiry
-            for group, _message in items:
+            for group in names:
                 key = layer._group_key(group)
                 pipe.zremrangebyscore(key, min=0, max=oldest)
-                pipe.zrange(key, 0, -1)
-            members = pipe.execute()[1::2]
-            for (group, message), names in zip(items, members, strict=True):
-                if names:
-                    self.group_send(group, message)
+                pipe.zcard(key)
+            counts = pipe.execute()[1::2]
+            empty.update(group for group, count in zip(names, counts, strict=True) if not count)
+        self.local.empty = empty
+        try:
+            yield
+        finally:
+            self.local.empty = set()
 
 
 _senders: dict[int, _SyncRedisGroupSender] = {}
@@ -187,14 +198,15 @@ def publish_on_commit(group: str, event: dict[str, Any]) -> None:
 
 def _send_many_now(events: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
-    if layer is None:
-        return
-    sender = _sync_sender(layer)
-    if sender is None:
+    sender = _sync_sender(layer) if layer is not None else None
+    known = (
+        sender.empty_groups_known([group for group, _event in events])
+        if sender is not None
+        else nullcontext()
+    )
+    with known:
         for group, event in events:
             _send_now(group, event)
-        return
-    sender.group_send_many([(group, {"type": FORWARD, "event": event}) for group, event in events])
 
 
 def publish_many_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:

@@ -269,3 +269,39 @@ def test_a_lost_wake_up_is_healed_by_the_sweeper(people, send, workers):
     _claims_credited_once()
     assert _notices_of(sender)["你的红包已被领完"] == 4
     assert_invariants()
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_batchs_events_reach_the_connections_listening(django_capture_on_commit_callbacks):
+    """The batch's events skip, in one round trip, the groups nobody listens to, and
+    still reach those someone does."""
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from redpacket.kernel import events
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("user.424242", channel)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            events.publish_many_on_commit(
+                [
+                    ("user.434343", {"type": "notice", "text": "无人在线"}),
+                    ("user.424242", {"type": "wallet.credited", "amount_fen": 1}),
+                    ("user.424242", {"type": "notice", "text": "在线"}),
+                ]
+            )
+
+        async def receive_two():
+            return [(await layer.receive(channel))["event"] for _ in range(2)]
+
+        received = async_to_sync(receive_two)()
+    finally:
+        async_to_sync(layer.group_discard)("user.424242", channel)
+    assert received == [
+        {"type": "wallet.credited", "amount_fen": 1},
+        {"type": "notice", "text": "在线"},
+    ]
+    assert events._sync_sender(layer).local.empty == set()  # nothing kept after the batch
