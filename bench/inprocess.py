@@ -1,10 +1,11 @@
 """Where one operation's time goes, without the servers in between.
 
-    python -m bench.inprocess open|send|credit [-n 1000] [--profile]
+    python -m bench.inprocess open|send|credit|drain [-n 1000] [--profile]
 
 Runs the operation `n` times, one after the other, in this process: an open or a send
 through Django's test client (the whole middleware, DRF and service path, the gate and
-the events on the benchmark's Redis), or a credit through the service a worker runs.
+the events on the benchmark's Redis), a credit through the service a worker runs, or
+(drain) batches of 100 credits as the crediting worker takes them.
 Prints operations per second and, with `--profile`, cProfile's heaviest functions. It
 uses the benchmark's database and Redis db (`make bench` or `make bench-quick` creates
 and migrates them) and adds its own users to them.
@@ -96,7 +97,24 @@ def prepare_credit(n: int) -> Callable[[int], object]:
     return lambda i: services.claim_credit(claim_id=backlog[i][0])
 
 
-OPERATIONS = {"open": prepare_open, "send": prepare_send, "credit": prepare_credit}
+def prepare_drain(n: int) -> Callable[[int], object]:
+    """`n` pending claims of finished packets; each operation credits a batch of 100
+    (largest first, as the crediting worker does)."""
+    from bench import seed
+    from redpacket.packets import services
+    from wallet import crediting
+
+    people = _people(100, 1)
+    seed.claim_backlog(people, packets=max(1, n // 100), count=100)
+    return lambda i: crediting.credit_batch(services.CLAIMS, limit=100)
+
+
+OPERATIONS = {
+    "open": prepare_open,
+    "send": prepare_send,
+    "credit": prepare_credit,
+    "drain": prepare_drain,
+}
 
 
 def main() -> None:
@@ -109,6 +127,8 @@ def main() -> None:
 
     run = OPERATIONS[args.operation](args.n)
     n = args.n - args.n % 100 if args.operation == "credit" else args.n
+    if args.operation == "drain":
+        n = args.n // 100  # batches of 100
     outcomes: Counter[object] = Counter()
     profiler = cProfile.Profile()
     started = time.perf_counter()
@@ -120,6 +140,8 @@ def main() -> None:
         profiler.disable()
     elapsed = time.perf_counter() - started
     print(f"{args.operation}: {n} in {elapsed:.2f} s = {n / elapsed:.0f}/s in one process")
+    if args.operation == "drain":
+        print(f"credits: {sum(k * v for k, v in outcomes.items())} = {100 * n / elapsed:.0f}/s")
     print(f"outcomes: {dict(outcomes)}")
     if args.profile:
         print("(cProfile slows everything about twice; read the shares, not the times)")

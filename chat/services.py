@@ -11,6 +11,7 @@ transaction and publishes `packet.new` itself.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -376,6 +377,47 @@ def message_create(
         if publish:
             events.publish_message_new(message)
     return message
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One private notice for `notices_create`: `notice_key` (one of
+    `chat.notices.NOTICE_TEMPLATES`) with `notice_params`, in room `room_id`, seen only by
+    `recipient_id`, about packet `packet_id`."""
+
+    room_id: int
+    recipient_id: int
+    notice_key: str
+    notice_params: dict[str, Any]
+    packet_id: int | None = None
+
+
+def notices_create(items: list[Notice]) -> list[Message]:
+    """Store many private notices in one INSERT, each as `message_create(kind=NOTICE,
+    sender=None, recipient=…, notice_key=…, publish=False)` stores one (a crediting
+    batch's 红包被抢提醒): key and parameters, and the text in the site's language as the
+    fallback. The caller announces them."""
+    rows = []
+    with translation.override(settings.LANGUAGE_CODE):
+        for item in items:
+            if item.notice_key not in notices.NOTICE_TEMPLATES:
+                raise _invalid("notice_key", _("未知的提醒类型"))
+            text = notices.notice_text(item.notice_key, item.notice_params)
+            if len(text) > MESSAGE_MAX_LENGTH:
+                raise _invalid("text", _("消息不能超过2000个字"), code="text_too_long")
+            rows.append(
+                Message(
+                    room_id=item.room_id,
+                    sender=None,
+                    kind=Message.Kind.NOTICE,
+                    text=text,
+                    packet_id=item.packet_id,
+                    recipient_id=item.recipient_id,
+                    notice_key=item.notice_key,
+                    notice_params=dict(item.notice_params),
+                )
+            )
+    return Message.objects.bulk_create(rows)
 
 
 def message_post_text(*, room: Room, sender: User, text: str) -> Message:

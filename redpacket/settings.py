@@ -287,9 +287,9 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-# Larger shares are credited first (大额优先): message priorities 0–9. RabbitMQ declares
-# the queue with x-max-priority; Redis emulates priorities with one list per level, and the
-# "priority" order makes a worker always drain the most urgent list first.
+# Message priorities 0–9 (kept so the queues stay declared as before: RabbitMQ declares
+# the queue with x-max-priority; Redis emulates priorities with one list per level). Larger
+# shares are credited first (大额优先) by the crediting drain's order, not by priorities.
 CELERY_TASK_QUEUE_MAX_PRIORITY = 10
 CELERY_TASK_DEFAULT_PRIORITY = 5
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -515,9 +515,9 @@ REDPACKET_MAX_COUNT: int = env.int("REDPACKET_MAX_COUNT", default=100)
 REDPACKET_MAX_SHARE_FEN: int = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000)
 REDPACKET_GREETING_MAX = 25
 REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
-# Crediting: shares at or above each threshold jump one priority level (大额优先);
-# claims still pending this long are queued again by the sweeper.
-CREDIT_PRIORITY_THRESHOLDS_FEN = [100, 500, 2_000, 10_000]
+# Crediting (an outbox: wallet/crediting.py): pending rows credited per batch, largest
+# first (大额优先); credits still pending this long make the sweeper drain again.
+CREDIT_BATCH_SIZE: int = env.int("CREDIT_BATCH_SIZE", default=200)
 CREDIT_SWEEP_AFTER_SECONDS: int = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
 # What the credit sweeper looks after (claims, shake wins) and the checks 对账 runs are
 # registered by the apps themselves (their AppConfig.ready; wallet/crediting.py and

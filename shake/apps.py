@@ -7,14 +7,12 @@ class ShakeConfig(AppConfig):
 
     def ready(self) -> None:
         # selectors registers wins as a source of 我的红包 (wallet.received).
-        from shake import audit, selectors, services, tasks
-        from shake.models import Win
+        # tasks: registered with Celery.
+        from shake import audit, selectors, services, tasks  # noqa: F401
         from wallet import crediting, notices, reconciliation
         from wallet.models import LedgerTransaction
 
-        crediting.credit_source_register(
-            model=Win, pending=services.wins_pending, task=tasks.win_credit
-        )
+        crediting.credit_source_register(services.WINS)
         reconciliation.check_register(audit.campaign_findings)
         notices.notice_link_register(
             kind=LedgerTransaction.Kind.WIN_CREDIT, resolve=selectors.win_notice_links

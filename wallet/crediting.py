@@ -1,30 +1,43 @@
-"""入账 — one rule for every credit from an escrow to a user's change (a claim, a win).
+"""入账 — an outbox: one rule for every credit from an escrow to a user's change (a claim,
+a win).
 
 A creditable row has `user`, `amount_fen`, `credit_status` ("pending" / "credited") and
-`credited_at`; its ledger reference is "<prefix>:<id>". The row is the queue of record:
-its credit task may run twice or concurrently, and credits once.
+`credited_at`; its ledger reference is "<prefix>:<id>". The pending rows *are* the queue
+of record. A worker drains it in batches (`credit_batch`): it takes the largest pending
+rows first (大额优先) with `FOR UPDATE SKIP LOCKED` (several workers share the queue),
+posts each row's own ledger transaction, writes each wallet's balance once per batch,
+marks the rows credited and runs the source's `after` hook (the sender's notices), all in
+one database transaction; then `wallet.credited` goes to each receiver.
+
+The services that create rows only *wake* the worker (`credit_wake`): a flag in the cache
+set with NX before the wake-up message is sent, cleared by the drain before it starts, so
+a burst of opens costs one broker message and no wake-up is lost. The sweeper
+(`credits_requeue_stale`) wakes a drain whenever credits stay pending too long (a lost
+message, a flushed broker, a dead worker); the ledger reference makes a second credit a
+no-op.
 
 The apps whose rows are credited register them as credit sources (their AppConfig.ready):
-the sweeper (`wallet.tasks.credit_sweep`) and 对账 find stale pending credits through
-them, and wallet imports none of those apps.
+the drain, the sweeper and 对账 find them through them, and wallet imports none of those
+apps.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from redpacket.accounts.models import User
-from redpacket.kernel.events import publish_on_commit, user_group
+from redpacket.kernel.events import publish_many_on_commit, user_group
 from wallet import services as wallet
-from wallet.queues import queue_credit
 from wallet.selectors import balance_of
 
 logger = logging.getLogger(__name__)
@@ -32,29 +45,52 @@ logger = logging.getLogger(__name__)
 PENDING = "pending"
 CREDITED = "credited"
 
+# The debounce flag of the wake-up: set (NX) by the one who sends the message, cleared by
+# the drain that receives it. It expires, so a message lost with the flag set holds the
+# next wake-ups back for this long at most (the sweeper heals the rows meanwhile).
+WAKE_FLAG = "credit:wake"
+WAKE_FLAG_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Credited:
+    """One row a batch credited, as the source's `after` hook sees it."""
+
+    pk: int
+    user_id: int
+    amount_fen: int
+    link: int | None
+    balance_fen: int
+
 
 @dataclass(frozen=True)
 class CreditSource:
-    """Rows of `model` credited through `credit_once`: `pending(older_than=…)` lists those
-    still pending after a delay (largest or oldest first); `task(pk)` credits one."""
+    """Rows of `model` credited out of the `escrow` account into their users' change,
+    under ledger transactions of `kind` with references "<reference_prefix>:<id>".
+
+    `pending(older_than=…)` lists those still pending after a delay (for the sweeper and
+    对账); `event(pk, link)` names the source's fields of `wallet.credited` (API.md:
+    `source`, `packet_id` or `win_id`), `link` being the row's `link_field` column;
+    `after(credited)` runs inside the batch's transaction once its rows are marked
+    credited (so it runs exactly once per row).
+    """
 
     model: type[models.Model]
     pending: Callable[..., models.QuerySet[Any]]
-    task: Any
+    escrow: str
+    kind: str
+    reference_prefix: str
+    event: Callable[[int, int | None], dict[str, Any]]
+    link_field: str | None = None
+    after: Callable[[list[Credited]], None] | None = None
 
 
 _sources: list[CreditSource] = []
 
 
-def credit_source_register(
-    *,
-    model: type[models.Model],
-    pending: Callable[..., models.QuerySet[Any]],
-    task: Any,
-) -> None:
-    """Let the sweeper and 对账 look after another kind of creditable row."""
-    source = CreditSource(model=model, pending=pending, task=task)
-    if source not in _sources:
+def credit_source_register(source: CreditSource) -> None:
+    """Let the drain, the sweeper and 对账 look after another kind of creditable row."""
+    if all(s.model is not source.model for s in _sources):
         _sources.append(source)
 
 
@@ -62,88 +98,144 @@ def credit_sources() -> list[CreditSource]:
     return list(_sources)
 
 
-def credit_queue(row: Any) -> None:
-    """Queue the credit of a new claim or win once its transaction commits, through its
-    registered source's task: the services that create the rows need not import their
-    own tasks module (which imports them)."""
-    source = next(s for s in _sources if isinstance(row, s.model))
-    queue_credit(source.task, row.pk, row.amount_fen)
+def credit_source_of(model: type[models.Model]) -> CreditSource:
+    return next(s for s in _sources if s.model is model)
 
 
-def stale_credits(older_than: timedelta) -> Iterator[tuple[Any, Any]]:
-    """(credit task, row) for every credit still pending after `older_than`, of every
-    registered kind (claims, shake wins)."""
-    for source in _sources:
-        for row in source.pending(older_than=older_than).only("pk", "amount_fen"):
-            yield source.task, row
+# --- Waking the worker ------------------------------------------------------------------
 
 
-def credits_requeue_stale() -> int:
-    """The sweeper: queue again every credit still pending after
-    CREDIT_SWEEP_AFTER_SECONDS (a lost message, a flushed broker, a dead worker); the
-    ledger reference makes a second credit a no-op. Returns how many it queued."""
-    queued = 0
-    for task, row in stale_credits(timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)):
-        queue_credit(task, row.pk, row.amount_fen, on_commit=False)
-        queued += 1
-    if queued:
-        logger.info("credit sweep queued %d pending credit(s) again", queued)
-    return queued
+def credit_wake() -> None:
+    """Wake the crediting worker once the current transaction commits (a new claim or
+    win is pending): one message at most in flight, however many rows wait."""
+    transaction.on_commit(_wake)
 
 
-def credit_once(
-    model: type[models.Model],
-    pk: int,
-    *,
-    escrow: str,
-    kind: str,
-    reference_prefix: str,
-    event: Callable[[int, int | None], dict[str, Any]],
-    link_field: str | None = None,
-) -> bool:
-    """Credit one pending row of `model` from `escrow`; returns whether this run did.
+def _wake() -> None:
+    try:
+        first = cache.add(WAKE_FLAG, 1, timeout=WAKE_FLAG_SECONDS)
+    except Exception:  # the cache is down: wake anyway (a message too many is harmless)
+        logger.warning("credit wake-up flag unavailable; sending the wake-up", exc_info=True)
+        first = True
+    if first:
+        _send_drain()
 
-    One statement marks the row credited and returns what to pay: it takes the row's
-    lock, so a concurrent run waits, then finds it credited and does nothing; the ledger
-    movement in the same transaction is unique on its reference besides. After commit,
-    `wallet.credited` goes to the receiver's connections, with the fields
-    `event(pk, link)` names (API.md: `source`, `packet_id` or `win_id`); `link` is the
-    row's `link_field` column (a claim's packet), read by the same statement.
-    """
+
+def _send_drain() -> None:
+    from wallet.tasks import credit_drain
+
+    credit_drain.apply_async()
+
+
+def _clear_wake_flag() -> None:
+    try:
+        cache.delete(WAKE_FLAG)
+    except Exception:  # a flag left set expires; the sweeper covers the gap
+        logger.warning("credit wake-up flag could not be cleared", exc_info=True)
+
+
+# --- Draining the queue -----------------------------------------------------------------
+
+
+def credits_drain(*, max_seconds: float | None = None) -> int:
+    """Credit every pending row of every source, batch after batch, until none is left
+    (rows another worker holds are its own). Clears the wake-up flag first, so an open
+    that commits after this point wakes another drain, and one before is seen here.
+    With `max_seconds`, stops after that long and queues another drain for the rest
+    (a task's time limit). Returns how many rows it credited."""
+    _clear_wake_flag()
+    started = time.monotonic()
+    total = 0
+    while True:
+        credited = sum(credit_batch(source) for source in credit_sources())
+        total += credited
+        if not credited:
+            return total
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            transaction.on_commit(_send_drain)
+            return total
+
+
+def credit_batch(
+    source: CreditSource, *, ids: list[int] | None = None, limit: int | None = None
+) -> int:
+    """Credit one batch of `source`'s pending rows (only `ids`, if given), largest first,
+    in one transaction; returns how many this run credited. Rows locked by another run
+    are skipped (that run credits them); rows credited already are not pending any more.
+    Safe to run twice or concurrently."""
+    limit = limit or settings.CREDIT_BATCH_SIZE
     with transaction.atomic():
-        row = _mark_credited(model, pk, link_field)
-        if row is None:  # no such row, or credited already
-            return False
-        user_id, amount_fen, link = row
-        user = User(pk=user_id)
-        txn, _created = wallet.wallet_credit_from_escrow(
-            user=user,
-            escrow=escrow,
-            amount_fen=amount_fen,
-            reference=f"{reference_prefix}:{pk}",
-            kind=kind,
+        rows = _take(source, ids=ids, limit=limit)
+        if not rows:
+            return 0
+        escrow = wallet.system_account(source.escrow)
+        postings = [
+            wallet.CreditPosting(
+                reference=f"{source.reference_prefix}:{pk}",
+                source=escrow,
+                user_id=user_id,
+                amount_fen=amount_fen,
+            )
+            for pk, user_id, amount_fen, _link in rows
+        ]
+        txns = wallet.ledger_post_credits(kind=source.kind, credits=postings)
+        credited: list[Credited] = []
+        for (pk, user_id, amount_fen, link), txn in zip(rows, txns, strict=True):
+            if txn is None:  # the reference was posted with other legs: left pending
+                logger.error(
+                    "%s %s left pending: its ledger reference was posted with other legs",
+                    source.model._meta.model_name,
+                    pk,
+                )
+                continue
+            balance = getattr(txn, "balance_after_by_user", {}).get(user_id)
+            if balance is None:  # posted before this batch
+                balance = balance_of(User(pk=user_id))
+            credited.append(Credited(pk, user_id, amount_fen, link, balance))
+        _mark_credited(source.model, [c.pk for c in credited])
+        if source.after is not None and credited:
+            source.after(credited)
+        publish_many_on_commit(
+            [
+                (
+                    user_group(credit.user_id),
+                    {
+                        "type": "wallet.credited",
+                        "amount_fen": credit.amount_fen,
+                        "balance_fen": credit.balance_fen,
+                        **source.event(credit.pk, credit.link),
+                    },
+                )
+                for credit in credited
+            ]
         )
-        # The balance the ledger just wrote; a movement posted earlier carries none.
-        balance = getattr(txn, "balance_after_by_user", {}).get(user_id)
-        if balance is None:
-            balance = balance_of(user)
-        publish_on_commit(
-            user_group(user_id),
-            {
-                "type": "wallet.credited",
-                "amount_fen": amount_fen,
-                "balance_fen": balance,
-                **event(pk, link),
-            },
-        )
-    return True
+    return len(credited)
 
 
-def _mark_credited(
-    model: type[models.Model], pk: int, link_field: str | None
-) -> tuple[int, int, int | None] | None:
-    """UPDATE … RETURNING (which the ORM's update() cannot): (user id, amount, link) of
-    the row if it was pending; link is the `link_field` column, or None."""
+def _take(
+    source: CreditSource, *, ids: list[int] | None, limit: int
+) -> list[tuple[int, int, int, int | None]]:
+    """(id, user id, amount, link) of up to `limit` pending rows, largest first, locked
+    for this transaction; rows another transaction holds are skipped (PostgreSQL's
+    SKIP LOCKED; SQLite has one writer and ignores it)."""
+    rows = source.model._default_manager.filter(credit_status=PENDING)
+    if ids is not None:
+        rows = rows.filter(pk__in=ids)
+    link = f"{source.link_field}_id" if source.link_field else None
+    fields = ["pk", "user_id", "amount_fen"] + ([link] if link else [])
+    taken = (
+        rows.order_by("-amount_fen", "pk")
+        .select_for_update(skip_locked=True)
+        .values_list(*fields)[:limit]
+    )
+    return [(row[0], row[1], row[2], row[3] if link else None) for row in taken]
+
+
+def _mark_credited(model: type[models.Model], pks: list[int]) -> None:
+    """Mark the rows credited in one statement, each at its own instant in the order
+    credited (largest first), so `credited_at` tells the order within a batch too."""
+    if not pks:
+        return
     meta = model._meta
     quote = connection.ops.quote_name
 
@@ -153,13 +245,39 @@ def _mark_credited(
         assert isinstance(field, models.Field) and field.column is not None
         return quote(field.column)
 
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value
+    pk = column(meta.pk.name)
+    params: list[Any] = [CREDITED]
+    for i, row in enumerate(pks):
+        params += [row, at(now + timedelta(microseconds=i))]
+    params += pks
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {quote(meta.db_table)}"
-            f" SET {column('credit_status')} = %s, {column('credited_at')} = %s"
-            f" WHERE {column(meta.pk.name)} = %s AND {column('credit_status')} = %s"
-            f" RETURNING {column('user')}, {column('amount_fen')},"
-            f" {column(link_field) if link_field else 'NULL'}",
-            [CREDITED, connection.ops.adapt_datetimefield_value(timezone.now()), pk, PENDING],
+            f"UPDATE {quote(meta.db_table)} SET {column('credit_status')} = %s,"
+            f" {column('credited_at')} = CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(pks))}"
+            f" END WHERE {pk} IN ({', '.join(['%s'] * len(pks))})",
+            params,
         )
-        return cursor.fetchone()
+
+
+# --- The sweeper and 对账 ---------------------------------------------------------------
+
+
+def stale_credits(older_than: timedelta) -> Iterator[tuple[CreditSource, Any]]:
+    """(source, row) for every credit still pending after `older_than`, of every
+    registered kind (claims, shake wins)."""
+    for source in _sources:
+        for row in source.pending(older_than=older_than).only("pk", "amount_fen"):
+            yield source, row
+
+
+def credits_requeue_stale() -> int:
+    """The sweeper: if any credit is still pending after CREDIT_SWEEP_AFTER_SECONDS (a
+    lost wake-up, a flushed broker, a dead worker), send a drain now, whatever the
+    wake-up flag says. Returns how many stale credits it found."""
+    stale = sum(1 for _ in stale_credits(timedelta(seconds=settings.CREDIT_SWEEP_AFTER_SECONDS)))
+    if stale:
+        logger.info("credit sweep: %d credit(s) pending too long; draining", stale)
+        _send_drain()
+    return stale

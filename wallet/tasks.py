@@ -1,8 +1,9 @@
-"""Celery tasks of the wallet: the credit sweeper and 对账.
+"""Celery tasks of the wallet: the crediting drain, the credit sweeper and 对账.
 
-Credit tasks are idempotent (a row lock plus the ledger's unique reference), so they may
-be acknowledged late and re-run after a worker dies mid-task; the database, not the
-broker, is the queue of record, and the sweeper finds what a lost message left behind.
+Credit tasks are idempotent (row locks, the pending status and the ledger's unique
+reference), so they may be acknowledged late and re-run after a worker dies mid-task; the
+database, not the broker, is the queue of record, and the sweeper finds what a lost
+message left behind.
 
 Task names are pinned to those they had in `redpacket/tasks.py`, so messages already
 queued and the beat schedule still route.
@@ -29,6 +30,17 @@ CREDIT_TASK_OPTIONS = {
 }
 
 
+# How long one drain task credits before it hands the rest to a new message (below its
+# time limit, so a huge backlog never gets a drain killed mid-batch).
+DRAIN_SECONDS = 30
+
+
+@shared_task(name="wallet.tasks.credit_drain", **CREDIT_TASK_OPTIONS)
+def credit_drain() -> int:
+    """Credit the pending claims and wins, batch after batch, until none is left."""
+    return crediting.credits_drain(max_seconds=DRAIN_SECONDS)
+
+
 @shared_task(
     name="redpacket.tasks.credit_sweep",
     acks_late=True,
@@ -37,7 +49,7 @@ CREDIT_TASK_OPTIONS = {
     time_limit=300,
 )
 def credit_sweep() -> int:
-    """Queue again every credit still pending after CREDIT_SWEEP_AFTER_SECONDS."""
+    """Drain now if any credit is still pending after CREDIT_SWEEP_AFTER_SECONDS."""
     return crediting.credits_requeue_stale()
 
 

@@ -16,8 +16,11 @@ import asyncio
 import json
 import logging
 import os
+import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -72,6 +75,7 @@ class _SyncRedisGroupSender:
         self.layer = layer
         self.clients = [redis.Redis.from_url(host["address"]) for host in layer.hosts]
         self.pid = os.getpid()
+        self.local = threading.local()
 
     @staticmethod
     def supports(layer: Any) -> bool:
@@ -84,6 +88,8 @@ class _SyncRedisGroupSender:
         )
 
     def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if group in getattr(self.local, "empty", ()):
+            return  # looked up a moment ago, with the other events of its batch
         layer = self.layer
         key = layer._group_key(group)
         client = self.clients[layer.consistent_hash(group)]
@@ -117,6 +123,31 @@ class _SyncRedisGroupSender:
                     len(channel_names),
                     group,
                 )
+
+    @contextmanager
+    def empty_groups_known(self, groups: list[str]) -> Iterator[None]:
+        """Within the block, this thread's sends skip the `groups` that have no
+        connection now: one round trip per Redis node learns which (most of a crediting
+        batch's receivers and senders are not online), not one per event."""
+        layer = self.layer
+        by_client: dict[int, list[str]] = {}
+        for group in dict.fromkeys(groups):
+            by_client.setdefault(layer.consistent_hash(group), []).append(group)
+        empty: set[str] = set()
+        oldest = int(time.time()) - layer.group_expiry
+        for index, names in by_client.items():
+            pipe = self.clients[index].pipeline(transaction=False)
+            for group in names:
+                key = layer._group_key(group)
+                pipe.zremrangebyscore(key, min=0, max=oldest)
+                pipe.zcard(key)
+            counts = pipe.execute()[1::2]
+            empty.update(group for group, count in zip(names, counts, strict=True) if not count)
+        self.local.empty = empty
+        try:
+            yield
+        finally:
+            self.local.empty = set()
 
 
 _senders: dict[int, _SyncRedisGroupSender] = {}
@@ -163,3 +194,29 @@ def publish_on_commit(group: str, event: dict[str, Any]) -> None:
         raise ValueError("an event needs a 'type'")
     payload = json.loads(json.dumps(event, cls=DjangoJSONEncoder))
     transaction.on_commit(lambda: _send_now(group, payload), robust=True)
+
+
+def _send_many_now(events: list[tuple[str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    sender = _sync_sender(layer) if layer is not None else None
+    known = (
+        sender.empty_groups_known([group for group, _event in events])
+        if sender is not None
+        else nullcontext()
+    )
+    with known:
+        for group, event in events:
+            _send_now(group, event)
+
+
+def publish_many_on_commit(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """`publish_on_commit` of many (group, event) pairs at once, in their order: one
+    callback, and on Redis one round trip to learn which groups anyone listens to (a
+    crediting batch's events)."""
+    if any("type" not in event for _group, event in events):
+        raise ValueError("an event needs a 'type'")
+    if not events:
+        return
+    payload = json.loads(json.dumps([list(pair) for pair in events], cls=DjangoJSONEncoder))
+    pairs = [(group, event) for group, event in payload]
+    transaction.on_commit(lambda: _send_many_now(pairs), robust=True)

@@ -10,14 +10,11 @@ class PacketsConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the packet bubble decorator with chat's message hooks.
-        from redpacket.packets import audit, selectors, services, tasks
-        from redpacket.packets.models import Claim
+        from redpacket.packets import audit, selectors, services, tasks  # noqa: F401
         from wallet import crediting, notices, reconciliation
         from wallet.models import LedgerTransaction
 
-        crediting.credit_source_register(
-            model=Claim, pending=services.claims_pending, task=tasks.claim_credit
-        )
+        crediting.credit_source_register(services.CLAIMS)
         reconciliation.subject_register(
             name="packet", rows=audit.packet_ids, findings=audit.packet_findings_for
         )

@@ -8,11 +8,12 @@ from shake.services.create import (
     campaign_terms_changed,
     campaigns_start_due,
 )
-from shake.services.credit import win_credit, wins_pending
+from shake.services.credit import WINS, win_credit, wins_pending
 from shake.services.end import campaign_end, campaigns_end_due
 from shake.services.shake import Reason, ShakeResult, campaign_shake
 
 __all__ = [
+    "WINS",
     "Reason",
     "ShakeResult",
     "campaign_create",

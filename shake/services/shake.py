@@ -271,7 +271,7 @@ def _record_win(
         campaign.spent_fen += amount
         campaign.won_count += 1
         campaign.save(update_fields=["spent_fen", "won_count"])
-        crediting.credit_queue(win)
+        crediting.credit_wake()
 
         given_back = reservation.amount_fen - amount
         if given_back > 0:

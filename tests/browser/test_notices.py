@@ -57,7 +57,7 @@ def yuan(fen: int) -> str:
 @pytest.fixture
 def slow_worker(monkeypatch):
     """Credits are queued but not run until the test plays the worker (`credit`)."""
-    monkeypatch.setattr("wallet.crediting.queue_credit", lambda *args, **kwargs: None)
+    monkeypatch.setattr("wallet.crediting.credit_wake", lambda: None)
 
     def credit(user):
         for claim in Claim.objects.filter(user=user, credit_status="pending"):

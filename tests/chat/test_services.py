@@ -314,3 +314,49 @@ def test_room_for_member_hides_rooms_from_everyone_else(make_user, group_room):
     for user, room_id in [(make_user(), room.pk), (alice, 10**30), (alice, "x"), (alice, 0)]:
         with pytest.raises(NotFound):
             selectors.room_for_member(user=user, room_id=room_id)
+
+
+def test_notices_create_stores_many_private_notices_in_one_insert(
+    make_user, django_assert_num_queries
+):
+    from chat import notices as keys
+
+    alice, bob = make_user(), make_user()
+    room = services.room_create_group(creator=alice, name="群", member_ids=[bob.pk])
+    with django_assert_num_queries(1):
+        notices = services.notices_create(
+            [
+                services.Notice(
+                    room_id=room.pk,
+                    recipient_id=alice.pk,
+                    notice_key=keys.PACKET_CLAIMED,
+                    notice_params={"name": "鲍勃"},
+                    packet_id=7,
+                ),
+                services.Notice(
+                    room_id=room.pk,
+                    recipient_id=alice.pk,
+                    notice_key=keys.PACKET_FINISHED,
+                    notice_params={},
+                    packet_id=7,
+                ),
+            ]
+        )
+    assert [n.pk is not None for n in notices] == [True, True]
+    stored = list(
+        Message.objects.filter(pk__in=[n.pk for n in notices])
+        .order_by("pk")
+        .values_list("kind", "sender", "recipient", "text", "packet_id", "notice_key")
+    )
+    assert stored == [
+        ("notice", None, alice.pk, "鲍勃领取了你的红包", 7, keys.PACKET_CLAIMED),
+        ("notice", None, alice.pk, "你的红包已被领完", 7, keys.PACKET_FINISHED),
+    ]
+    with pytest.raises(InvalidInput):
+        services.notices_create(
+            [
+                services.Notice(
+                    room_id=room.pk, recipient_id=alice.pk, notice_key="nope", notice_params={}
+                )
+            ]
+        )

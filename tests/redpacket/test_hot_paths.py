@@ -41,12 +41,14 @@ def test_a_credit_takes_a_handful_of_statements(
         system_account(Account.Kind.PACKET_ESCROW)
     claim = Claim.objects.get(packet=packet, user=users[1])
     before = balance_of(users[1])
-    # The claim marked (UPDATE … RETURNING), the wallet locked, the ledger's transaction,
-    # entries and balance; plus the test's own savepoint and its release.
-    with django_assert_num_queries(7):
+    # The claim taken (SELECT … FOR UPDATE SKIP LOCKED), the wallet found and locked,
+    # the ledger's transaction, entries and balance, the claim marked; the sender's
+    # notice, stored with the credit (its facts, the packet's rooms, the claimer's
+    # memberships, the notice); plus the test's own savepoint and its release.
+    with django_assert_num_queries(13):
         assert services.claim_credit(claim_id=claim.pk) is True
     assert balance_of(users[1]) == before + claim.amount_fen
-    with django_assert_num_queries(3):  # credited already: one UPDATE finds nothing
+    with django_assert_num_queries(3):  # credited already: one SELECT finds nothing
         assert services.claim_credit(claim_id=claim.pk) is False
     assert balance_of(users[1]) == before + claim.amount_fen
     assert_invariants()

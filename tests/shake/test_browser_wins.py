@@ -23,7 +23,7 @@ def test_a_win_is_listed_counted_and_has_its_result_page(
 
     # Hold the credit back (no worker): the pending state is what this flow shows first.
     held: list[int] = []
-    monkeypatch.setattr(crediting, "queue_credit", lambda task, pk, *a, **k: held.append(pk))
+    monkeypatch.setattr(crediting, "credit_wake", lambda: held.append(1))
 
     sponsor.display_name = "春晚赞助"
     sponsor.save(update_fields=["display_name"])

@@ -256,7 +256,7 @@ def test_result_says_crediting_until_the_share_is_credited(
     packet = send(users[0], room, count=2, total_fen=600)
     client = auth_client(users[1])
     with monkeypatch.context() as slow_worker:  # the credit is queued, not yet run
-        slow_worker.setattr("wallet.crediting.queue_credit", lambda *args, **kwargs: None)
+        slow_worker.setattr("wallet.crediting.credit_wake", lambda: None)
         assert client.post(f"/api/packets/{packet.pk}/open").status_code == 200
     body = client.get(f"/api/packets/{packet.pk}/result").json()
     assert (body["credited"], body["credit_line"]) == (False, "入账中…")

@@ -22,12 +22,14 @@ from wallet.services.cards import (
     card_remove,
 )
 from wallet.services.ledger import (
+    CreditPosting,
     Leg,
     account_for_user,
     balance_after,
     check_request_key,
     forget_accounts,
     ledger_post,
+    ledger_post_credits,
     system_account,
 )
 from wallet.services.movements import (
@@ -42,6 +44,7 @@ from wallet.services.pin import payment_authorize, pin_verify
 __all__ = [
     "BALANCE",
     "CardCharge",
+    "CreditPosting",
     "Leg",
     "account_for_user",
     "balance_after",
@@ -57,6 +60,7 @@ __all__ = [
     "check_request_key",
     "forget_accounts",
     "ledger_post",
+    "ledger_post_credits",
     "notices_mark_seen",
     "payment_authorize",
     "pin_verify",

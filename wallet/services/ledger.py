@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from django.db import IntegrityError, connection, transaction
@@ -173,6 +174,171 @@ def balance_after(txn: LedgerTransaction, user: User) -> int:
     if balance is None:
         balance = Account.objects.filter(user=user).values_list("balance_fen", flat=True).first()
     return balance or 0
+
+
+@dataclass(frozen=True)
+class CreditPosting:
+    """One credit of a batch (`ledger_post_credits`): `amount_fen` out of `source` (a
+    system account) into `user_id`'s wallet, once per `reference`."""
+
+    reference: str
+    source: Account
+    user_id: int
+    amount_fen: int
+
+
+def ledger_post_credits(
+    *, kind: str, credits: list[CreditPosting]
+) -> list[LedgerTransaction | None]:
+    """Post many credits at once: one balanced transaction per credit (its own
+    `reference`, as `ledger_post` would), but each wallet locked and its balance written
+    once for the whole batch, and every transaction and entry inserted in one statement
+    each. Entries record each wallet's running balance in the order given.
+
+    Returns, in the order given, each credit's transaction (a new one carries
+    `balance_after_by_user`, as from `ledger_post`); a reference posted earlier with the
+    same legs gives that transaction (without balances); one posted with anything else
+    gives None (LedgerConflict's case, logged) and moves nothing. A credit only adds to a
+    wallet, so none is refused for want of money. Atomic with the caller's transaction.
+    """
+    for credit in credits:
+        _check_amount(credit.amount_fen)
+    if len({credit.reference for credit in credits}) != len(credits):
+        raise ValueError("each credit of a batch needs its own reference")
+    if not credits:
+        return []
+    with transaction.atomic(savepoint=False):
+        _create_wallets({c.user_id for c in credits})
+        locked = _lock_wallets(
+            [Leg(account=None, amount_fen=c.amount_fen, user_id=c.user_id) for c in credits]
+        )
+        wallet_of_user = {account.user_id: account for account in locked.values()}
+        created_at = timezone.now()
+        posted = _record_many(kind=kind, references=[c.reference for c in credits], now=created_at)
+        results: list[LedgerTransaction | None] = []
+        entries: list[tuple[int, int, int, int | None]] = []
+        balances = {pk: cast(int, account.balance_fen) for pk, account in locked.items()}
+        earlier = {
+            txn.reference: txn
+            for txn in LedgerTransaction.objects.filter(
+                reference__in=[c.reference for c in credits if c.reference not in posted]
+            )
+        }
+        for credit in credits:
+            wallet = wallet_of_user[credit.user_id]
+            legs = [
+                Leg(credit.source, -credit.amount_fen),
+                Leg(account=None, amount_fen=credit.amount_fen, user_id=credit.user_id),
+            ]
+            pk = posted.get(credit.reference)
+            if pk is None:  # posted before this batch: a replay, or a conflict
+                existing = earlier[credit.reference]
+                same = _is_replay(existing, kind, legs, locked, None)
+                results.append(existing if same else None)
+                continue
+            balances[wallet.pk] += credit.amount_fen
+            txn = LedgerTransaction(
+                pk=pk, kind=kind, reference=credit.reference, memo="", created_at=created_at
+            )
+            txn.balance_after_by_user = {credit.user_id: balances[wallet.pk]}  # type: ignore[attr-defined]
+            entries += [
+                (pk, credit.source.pk, -credit.amount_fen, None),
+                (pk, wallet.pk, credit.amount_fen, balances[wallet.pk]),
+            ]
+            results.append(txn)
+        _insert_entries(entries, created_at)
+        changed = {pk: b for pk, b in balances.items() if b != locked[pk].balance_fen}
+        _write_balances(changed)
+    return results
+
+
+def _create_wallets(user_ids: set[int]) -> None:
+    """Create the wallets missing among `user_ids` before any is locked, in one
+    statement in user id order: two batches that lock wallets and create others in
+    between could deadlock (each waiting for the other's new row or for a row it
+    holds); creating first, in one order, and locking after cannot."""
+    missing = user_ids - set(
+        Account.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True)
+    )
+    if not missing:
+        return
+    quote = connection.ops.quote_name
+    columns = ["kind", "user_id", "balance_fen", "created_at"]
+    stamp = connection.ops.adapt_datetimefield_value(timezone.now())
+    params: list[int | str | None] = []
+    for user_id in sorted(missing):
+        params += [str(Account.Kind.USER), user_id, 0, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Account._meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {', '.join(['(%s, %s, %s, %s)'] * len(missing))}"
+            f" ON CONFLICT ({quote('user_id')}) DO NOTHING",
+            params,
+        )
+
+
+def _record_many(*, kind: str, references: list[str], now: datetime) -> dict[str, int]:
+    """Insert a transaction row per reference not posted yet, in one statement; returns
+    reference → id of those inserted (the unique index skips the others)."""
+    meta = LedgerTransaction._meta
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        field = meta.get_field(name)
+        assert isinstance(field, Field) and field.column is not None
+        return field.column
+
+    columns = [column(name) for name in _RECORD_FIELDS]
+    row = f"({', '.join(['%s'] * len(columns))})"
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params: list[str | None] = []
+    for reference in references:
+        params += [kind, reference, "", None, None, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {', '.join([row] * len(references))}"
+            f" ON CONFLICT ({quote(columns[1])}) DO NOTHING"
+            f" RETURNING {quote(column(meta.pk.name))}, {quote(columns[1])}",
+            params,
+        )
+        return {reference: pk for pk, reference in cursor.fetchall()}
+
+
+def _insert_entries(entries: list[tuple[int, int, int, int | None]], now: datetime) -> None:
+    """(transaction id, account id, amount, balance after) rows in one INSERT: a batch's
+    hundreds of model instances cost more to build than the statement does."""
+    if not entries:
+        return
+    quote = connection.ops.quote_name
+    columns = ["transaction_id", "account_id", "amount_fen", "balance_after_fen", "created_at"]
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params: list[int | str | None] = []
+    for entry in entries:
+        params += [*entry, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {quote(Entry._meta.db_table)} ({', '.join(map(quote, columns))})"
+            f" VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(entries))}",
+            params,
+        )
+
+
+def _write_balances(balances: dict[int, int]) -> None:
+    """Each wallet's new balance, all in one statement (UPDATE … SET … = CASE id …)."""
+    if not balances:
+        return
+    table = connection.ops.quote_name(Account._meta.db_table)
+    items = sorted(balances.items())
+    cases = " ".join(["WHEN %s THEN %s"] * len(items))
+    params: list[int] = [value for item in items for value in item]
+    params += [pk for pk, _ in items]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance_fen = CASE id {cases} END"
+            f" WHERE id IN ({', '.join(['%s'] * len(items))})",
+            params,
+        )
 
 
 def _is_replay(

@@ -15,12 +15,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from chat import notices
 from chat import selectors as chat_selectors
-from chat import services as chat_services
-from chat.data import message_data
-from chat.events import publish_on_commit, user_group
-from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
 from redpacket.packets import errors, facts, rules
@@ -113,7 +108,7 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
         # Admitted earlier by an attempt that died before its transaction: go on.
 
     try:
-        result = _claim(user=user, packet_facts=packet_facts, room_id=room_id)
+        result = _claim(user=user, packet_facts=packet_facts)
     except (errors.PacketFinished, errors.PacketExpired):
         store.close(packet_id)  # the database says no more shares: so does the gate now
         raise
@@ -138,11 +133,11 @@ class _Taken:
         return self.claim_id is None
 
 
-def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult:
+def _claim(*, user: User, packet_facts: PacketFacts) -> OpenResult:
     """Take the next share: on PostgreSQL one statement in autocommit (`_take_sql`),
     elsewhere one short ORM transaction (`_take_orm`); both take `shares[index]` as sent.
-    Then, with no lock held: the gate learns the amount, the credit is queued, and the
-    room and the sender hear of it."""
+    Then, with no lock held: the crediting worker is woken, the gate learns the amount,
+    and the room hears of it."""
     packet_id = packet_facts["id"]
     now = timezone.now()
     take = _take_sql if connection.vendor == "postgresql" else _take_orm
@@ -166,16 +161,11 @@ def _claim(*, user: User, packet_facts: PacketFacts, room_id: int) -> OpenResult
         return OpenResult(taken.amount_fen, repeat=True)
 
     assert taken.claim_id is not None
-    # The credit first: the claim is committed, and a failure of what follows (Redis)
-    # must not be what leaves it to the sweeper.
-    crediting.credit_queue(Claim(pk=taken.claim_id, amount_fen=taken.amount_fen))
+    # The crediting worker first: the claim is committed (the queue of record), and a
+    # failure of what follows (Redis) must not be what leaves it to the sweeper.
+    crediting.credit_wake()
     packet_store().record(packet_id, user.pk, taken.amount_fen)
-    _announce(
-        packet_facts=packet_facts,
-        user=user,
-        claimed_count=taken.index + 1,
-        notice_room=Room(pk=room_id),  # only its id is stored with the notices
-    )
+    _announce(packet_facts=packet_facts, user=user, claimed_count=taken.index + 1)
     return OpenResult(taken.amount_fen, repeat=False)
 
 
@@ -282,19 +272,12 @@ def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
     return _Taken(amount_fen=amount, claim_id=claim.pk, index=index)
 
 
-def _announce(
-    *,
-    packet_facts: PacketFacts,
-    user: User,
-    claimed_count: int,
-    notice_room: Room,
-) -> None:
-    """Events and the sender's notices (红包被抢提醒). The sender who opens their own
-    packet gets no "领取了" notice, but does get "已被领完" when theirs was the last share
-    (SPEC §4)."""
+def _announce(*, packet_facts: PacketFacts, user: User, claimed_count: int) -> None:
+    """The room's live events, right after the open commits. The sender's notices
+    (红包被抢提醒) are stored by the crediting batch that credits the claim
+    (`claims_credited_notify`), off this path."""
     packet_id, count = packet_facts["id"], packet_facts["count"]
-    sender_id, room_ids = packet_facts["sender_id"], packet_facts["room_ids"]
-    finished = claimed_count == count
+    room_ids = packet_facts["room_ids"]
     publish_to_rooms(
         room_ids,
         {
@@ -305,34 +288,6 @@ def _announce(
             "count": count,
         },
     )
-    if finished:
+    if claimed_count == count:
         publish_to_rooms(room_ids, {"type": "packet.finished", "packet_id": packet_id})
         transaction.on_commit(lambda: facts.forget(packet_id))
-    room = notice_room
-    # Stored as key + parameters: each reader gets the notice in their own language.
-    keys = []
-    if user.pk != sender_id:
-        keys.append((notices.PACKET_CLAIMED, {"name": user.name}))
-    if finished:
-        keys.append((notices.PACKET_FINISHED, {}))
-    for notice_key, notice_params in keys:
-        notice = chat_services.message_create(
-            room=room,
-            sender=None,
-            kind=Message.Kind.NOTICE,
-            notice_key=notice_key,
-            notice_params=notice_params,
-            packet_id=packet_id,
-            recipient=User(pk=sender_id),  # only its id is stored
-            publish=False,
-        )
-        publish_on_commit(
-            user_group(sender_id),
-            {
-                "type": "notice",
-                "text": notice.text,
-                "room_id": room.pk,
-                "packet_id": packet_id,
-                "message": message_data(notice),
-            },
-        )
