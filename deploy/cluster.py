@@ -356,7 +356,8 @@ class Cluster:
         started = time.monotonic()
         subprocess.run(
             [
-                str(PG_BIN / "pg_basebackup"), "-h", str(primary["host"]), "-p", str(primary["port"]),
+                str(PG_BIN / "pg_basebackup"),
+                "-h", str(primary["host"]), "-p", str(primary["port"]),
                 "-U", str(primary["user"]), "-D", str(data), "-R", "-X", "stream",
                 "-C", "-S", self.slot, "--checkpoint=fast", "--no-sync",
             ],
@@ -511,6 +512,10 @@ class Cluster:
             env=self.app_env("web"),
         )  # fmt: skip
 
+    def wait_web(self, index: int) -> None:
+        process = self.processes[f"web{index + 1}"]
+        wait_for_port("127.0.0.1", self.web_ports[index], timeout=90, process=process)
+
     def start_daphne(self, index: int) -> None:
         port = self.daphne_ports[index]
         self._spawn(
@@ -608,8 +613,13 @@ class Cluster:
         for index in range(2):
             self.start_worker(index)
         for index in range(2):
-            wait_for_port("127.0.0.1", self.web_ports[index], timeout=90, process=self.processes[f"web{index + 1}"])  # fmt: skip
-            wait_for_port("127.0.0.1", self.daphne_ports[index], timeout=90, process=self.processes[f"daphne{index + 1}"])  # fmt: skip
+            self.wait_web(index)
+            wait_for_port(
+                "127.0.0.1",
+                self.daphne_ports[index],
+                timeout=90,
+                process=self.processes[f"daphne{index + 1}"],
+            )
         self.start_nginx()
         for index in range(2):
             wait_until(
