@@ -27,6 +27,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +69,18 @@ def missing_binaries() -> list[str]:
         "nginx": Path(NGINX),
     }
     return [name for name, path in needed.items() if not path.exists()]
+
+
+def cluster_missing() -> str | None:
+    """Why the cluster cannot start here, or None (the drills' skip reason)."""
+    missing = missing_binaries()
+    if missing:
+        return "needs " + "; ".join(missing)
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        if sock.connect_ex(("127.0.0.1", 5672)) != 0:
+            return "needs RabbitMQ on 127.0.0.1:5672 (the cluster's broker)"
+    return None
 
 
 def with_database(url: str, name: str) -> str:

@@ -43,6 +43,12 @@ def _missing_service(marker: str) -> str | None:
         not settings.USING_POSTGRES or settings.CELERY_BROKER_URL.startswith("memory")
     ):
         return "needs PostgreSQL and a broker (REDIS_URL or CELERY_BROKER_URL) for a real worker"
+    if marker == "cluster":
+        from deploy.cluster import cluster_missing
+
+        if not settings.USING_POSTGRES:
+            return "needs PostgreSQL: set DATABASE_URL=postgres://... (the cluster's primary)"
+        return cluster_missing()
     if marker == "browser":
         if not Path(CHROMIUM).exists():
             return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
@@ -55,7 +61,7 @@ def _missing_service(marker: str) -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        for marker in ("postgres", "redis", "celery", "browser"):
+        for marker in ("postgres", "redis", "celery", "browser", "cluster"):
             if item.get_closest_marker(marker):
                 reason = _missing_service(marker)
                 if reason:
