@@ -41,6 +41,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from chat import events, hooks, notices, selectors, services
 from chat.throttles import message_send_allowed
 from redpacket.kernel.errors import DomainError
+from redpacket.kernel.replica import mark_wrote
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def _post_text(user: Any, room_id: int, text: str) -> None:
         raise DomainError(_("操作太频繁，请稍后再试"), code="rate_limited", status=429)
     room = selectors.room_for_member(user=user, room_id=room_id)
     services.message_post_text(room=room, sender=user, text=text)
+    mark_wrote(user.pk)  # read-your-writes: their history skips the replica a while
 
 
 class _EventConsumer(AsyncJsonWebsocketConsumer):

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, TypeAlias, TypedDict, cast
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
@@ -25,6 +25,7 @@ from chat.data import message_text
 from chat.models import Invitation, Membership, Message, Room, direct_key_for
 from redpacket.kernel.errors import NotFound
 from redpacket.kernel.numbers import parse_int
+from redpacket.kernel.replica import history_db
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -299,7 +300,12 @@ def message_history(
     history, `after` fetches what arrived since the newest message a client has (a
     reconnecting socket's catch-up). Notices for another recipient are never included.
     """
-    messages = Message.objects.filter(_visible_to(user), room=room).select_related("sender")
+    # Older messages (paging back) may come from the replica; the newest page and the
+    # catch-up (`after`) always from the primary, so no fresh message is ever missed.
+    db = history_db(user.pk) if before is not None else DEFAULT_DB_ALIAS
+    messages = (
+        Message.objects.using(db).filter(_visible_to(user), room=room).select_related("sender")
+    )
     if before is not None:
         messages = messages.filter(id__lt=before)
     if after is not None:

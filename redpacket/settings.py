@@ -100,6 +100,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A signed-in user's write request: their next history reads skip the replica.
+    "redpacket.kernel.replica.WroteMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "redpacket.kernel.middleware.DomainErrorMiddleware",
@@ -132,27 +134,65 @@ TEMPLATES = [
 # --- Database --------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# DATABASE_PGBOUNCER=1: DATABASE_URL (and DATABASE_REPLICA_URL) lead to pgbouncer in
+# transaction mode, which pools the server connections itself. Each transaction may then
+# run on another server connection, so nothing may outlive one: no server-side cursors
+# (a cursor is declared in one transaction and fetched from in the next), no prepared
+# statements (psycopg prepares a query after `prepare_threshold` runs: None never does),
+# no session state, advisory locks only transaction-scoped (pg_advisory_xact_lock).
+DATABASE_PGBOUNCER: bool = env.bool("DATABASE_PGBOUNCER", default=False)
 # A bounded pool per process (psycopg's, ARCHITECTURE "Connections"): under an ASGI server
 # every request runs in a thread of its own, and Django's persistent connections
 # (CONN_MAX_AGE) are per thread, so they piled up to PostgreSQL's limit (issue #16
 # finding 9). A process never holds more than DB_POOL_MAX_SIZE connections; the whole
 # deployment at most DB_POOL_MAX_SIZE × processes (README "Settings"). 0 turns it off.
+# Behind pgbouncer there is no pool in the process: pgbouncer is the pool.
 DB_POOL_MAX_SIZE: int = env.int("DB_POOL_MAX_SIZE", default=10)
 DB_POOL_MIN_SIZE: int = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_TIMEOUT: float = env.float("DB_POOL_TIMEOUT", default=10.0)
-if USING_POSTGRES and DB_POOL_MAX_SIZE > 0:
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
-        "max_size": DB_POOL_MAX_SIZE,
-        # A request waits this long for a free connection, then gets 503 `unavailable`.
-        "timeout": DB_POOL_TIMEOUT,
-    }
-    # The pool keeps the connections; Django must hand each back after a request.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# History pages and APIs (我的红包, the ledger, older messages) may read from a streaming
+# replica (redpacket/kernel/replica.py): alias "replica". A user who wrote in the last
+# REPLICA_READ_YOUR_WRITES_SECONDS reads the primary instead, and so does everyone while
+# the replica cannot be reached within REPLICA_CONNECT_TIMEOUT seconds.
+DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="")
+REPLICA_READ_YOUR_WRITES_SECONDS: int = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=10)
+REPLICA_CONNECT_TIMEOUT: int = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = REPLICA_CONNECT_TIMEOUT
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+
+
+def _postgres_connection_settings(database: dict, *, pool_timeout: float) -> None:
+    options = database.setdefault("OPTIONS", {})
+    if DATABASE_PGBOUNCER:
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        options["prepare_threshold"] = None
+        database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    elif DB_POOL_MAX_SIZE > 0:
+        options["pool"] = {
+            "min_size": min(DB_POOL_MIN_SIZE, DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # A request waits this long for a free connection, then gets 503 `unavailable`.
+            "timeout": pool_timeout,
+        }
+        # The pool keeps the connections; Django must hand each back after a request.
+        database["CONN_MAX_AGE"] = 0
+    else:
+        database.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+    database["CONN_HEALTH_CHECKS"] = True
+
+
+if USING_POSTGRES:
+    _postgres_connection_settings(DATABASES["default"], pool_timeout=DB_POOL_TIMEOUT)
+    if "replica" in DATABASES:
+        # A replica that does not answer is given up quickly: the primary serves instead.
+        _postgres_connection_settings(
+            DATABASES["replica"], pool_timeout=float(REPLICA_CONNECT_TIMEOUT)
+        )
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if not USING_POSTGRES:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     # One writer at a time is SQLite's nature; wait for the lock instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
@@ -162,21 +202,41 @@ if not USING_POSTGRES:
     DATABASES["default"]["TEST"] = {
         "NAME": str(Path(tempfile.gettempdir()) / f"redpacket-test-{os.getpid()}.sqlite3")
     }
+# Every write and every read but the history pages' goes to the primary ("default").
+DATABASE_ROUTERS = ["redpacket.kernel.replica.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, broker, packet gate ----------------------------------
 REDIS_URL: str = env.str("REDIS_URL", default="")
+# REDIS_CLUSTER=1: REDIS_URL names one node of a Redis Cluster (the others are found from
+# it). The cache, and through it the gate, the facts, the shake store, the throttles, the
+# SMS limits and the lockout, then use a cluster client (redpacket/kernel/redis_cluster.py);
+# every Lua script touches the keys of one hash tag only (ARCHITECTURE "Redis keys").
+REDIS_CLUSTER: bool = env.bool("REDIS_CLUSTER", default=False)
 # Redis connections one process may hold for the cache, the packet gate and the shake
-# store. A request beyond them waits (up to DB_POOL_TIMEOUT) for a free one: redis-py's
-# plain pool raised "Too many connections" at 100 when daphne ran 200 requests at once.
+# store (per node on a cluster). A request beyond them waits (up to DB_POOL_TIMEOUT) for a
+# free one: redis-py's plain pool raised "Too many connections" at 100 when daphne ran 200
+# requests at once.
 REDIS_POOL_MAX_SIZE: int = env.int("REDIS_POOL_MAX_SIZE", default=50)
+# The channel layer's Redis hosts, comma-separated: channels-redis shards groups and
+# channels over them by itself. A Redis Cluster node cannot be one (channels-redis speaks
+# to plain Redis), so with REDIS_CLUSTER=1 they must be given; otherwise REDIS_URL.
+CHANNEL_REDIS_URLS: list[str] = env.list("CHANNEL_REDIS_URLS", default=[])
+if REDIS_CLUSTER and not REDIS_URL:
+    raise ImproperlyConfigured("REDIS_CLUSTER=1 needs REDIS_URL (one node of the cluster).")
+if REDIS_CLUSTER and not CHANNEL_REDIS_URLS:
+    raise ImproperlyConfigured(
+        "REDIS_CLUSTER=1 needs CHANNEL_REDIS_URLS (plain Redis hosts for the channel layer)."
+    )
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "CLIENT_CLASS": "redpacket.kernel.redis_cluster.ClusterClient"
+                if REDIS_CLUSTER
+                else "django_redis.client.DefaultClient",
                 "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
                 "CONNECTION_POOL_KWARGS": {
                     "max_connections": REDIS_POOL_MAX_SIZE,
@@ -186,20 +246,31 @@ if REDIS_URL:
             "KEY_PREFIX": "c",
         }
     }
+if REDIS_URL or CHANNEL_REDIS_URLS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ws", "capacity": 1000, "expiry": 30},
+            "CONFIG": {
+                "hosts": CHANNEL_REDIS_URLS or [REDIS_URL],
+                "prefix": "ws",
+                "capacity": 1000,
+                "expiry": 30,
+            },
         }
     }
-else:
+if not REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if not (REDIS_URL or CHANNEL_REDIS_URLS):
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Celery ----------------------------------------------------------------------------
 # The broker only carries wake-ups: a claim's "pending" state is committed with the claim,
 # and the sweeper re-queues whatever a lost message left behind.
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default=REDIS_URL or "memory://")
+if REDIS_CLUSTER and "CELERY_BROKER_URL" not in os.environ:
+    # Kombu's Redis transport needs a plain Redis, not a cluster node: the cluster's
+    # broker is RabbitMQ (or another plain Redis), named explicitly.
+    raise ImproperlyConfigured("REDIS_CLUSTER=1 needs CELERY_BROKER_URL (e.g. RabbitMQ).")
 CELERY_TASK_ALWAYS_EAGER: bool = env.bool(
     "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL.startswith("memory")
 )

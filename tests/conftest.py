@@ -251,9 +251,41 @@ def new_page(browser, request):
         pytest.fail("Content-Security-Policy violations:\n" + "\n".join(violations))
 
 
+@pytest.fixture(scope="session")
+def redis_nodes():
+    """A 3-master Redis Cluster and two plain Redis shards of this session's own
+    (tests/redis_nodes.py); skipped with the reason when redis-server is missing."""
+    from tests.redis_nodes import missing_tools, start_nodes
+
+    reason = missing_tools()
+    if reason:
+        pytest.skip(reason)
+    nodes = start_nodes()
+    yield nodes
+    nodes.stop()
+
+
+@pytest.fixture
+def cluster_redis(redis_nodes):
+    """A redis-py cluster client on the (emptied) test Redis Cluster."""
+    from redis.cluster import RedisCluster
+
+    client = RedisCluster.from_url(redis_nodes.cluster_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+# The kinds a store fixture is parametrized over: the cluster kind is marked `cluster`.
+STORE_KINDS = ["local", "redis", pytest.param("cluster", marks=pytest.mark.cluster)]
+
+
 def store_of_kind(request, redis_store, local_store):
-    """For a fixture parametrized ["local", "redis"]: an in-process store, or one on the
-    (emptied) Redis test database — skipped with its reason when there is no Redis."""
+    """For a fixture parametrized over STORE_KINDS: an in-process store, one on the
+    (emptied) Redis test database — skipped with its reason when there is no Redis — or
+    one on the session's own Redis Cluster (tests/redis_nodes.py)."""
+    if request.param == "cluster":
+        return redis_store(redis=request.getfixturevalue("cluster_redis"))
     if request.param == "redis":
         if not settings.REDIS_URL:
             pytest.skip("needs Redis: set REDIS_URL=redis://...")

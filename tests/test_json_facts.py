@@ -5,15 +5,16 @@ import pytest
 
 from redpacket.kernel import json_facts
 from redpacket.kernel.json_facts import LocalJsonFacts, RedisJsonFacts
+from tests.conftest import STORE_KINDS
 
 
-def _redis_facts():
+def _redis_facts(redis=None):
     from django_redis import get_redis_connection
 
-    return RedisJsonFacts(get_redis_connection("default"))
+    return RedisJsonFacts(redis if redis is not None else get_redis_connection("default"))
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def facts(request):
     from tests.conftest import store_of_kind
 

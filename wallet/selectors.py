@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
+from redpacket.kernel.replica import history_db
 from wallet.models import (
     Account,
     BankCard,
@@ -55,8 +56,14 @@ def wallet_summary(*, user: User) -> WalletSummary:
 
 
 def ledger_for(*, user: User) -> QuerySet[Entry]:
-    """The user's wallet entries, newest first (positive = money in)."""
-    return Entry.objects.filter(account__user=user).select_related("transaction").order_by("-id")
+    """The user's wallet entries, newest first (positive = money in). History: the replica
+    may serve it (redpacket/kernel/replica.py); a balance or a money path never reads it."""
+    return (
+        Entry.objects.using(history_db(user.pk))
+        .filter(account__user=user)
+        .select_related("transaction")
+        .order_by("-id")
+    )
 
 
 @dataclass(frozen=True)

@@ -152,10 +152,13 @@ def _amount(raw: bytes | str | None) -> int | None:
 
 
 class RedisPacketStore:
-    def __init__(self) -> None:
-        from django_redis import get_redis_connection
+    def __init__(self, redis: Any = None) -> None:
+        """On the cache's Redis (a Redis Cluster with REDIS_CLUSTER=1), or on `redis`."""
+        if redis is None:
+            from django_redis import get_redis_connection
 
-        self.redis = get_redis_connection("default")
+            redis = get_redis_connection("default")
+        self.redis = redis
         self._admit = self.redis.register_script(_ADMIT)
         self._release = self.redis.register_script(_RELEASE)
         self._record = self.redis.register_script(_RECORD)

@@ -15,6 +15,7 @@ from chat import hooks
 from chat.hooks import register_message_decorator
 from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
+from redpacket.kernel.replica import history_db
 from redpacket.packets import errors, facts, rules
 from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import PacketStore, Snapshot, packet_store
@@ -173,7 +174,11 @@ def packets_received(*, user: User, year: int) -> dict[str, Any]:
     packets and shake wins alike (SPEC §5: a win is a packet of the user's). Best luck
     counts packet shares only: a win has no one to be luckier than."""
     start, end = _year_range(year)
-    parts = received.entries_between(user_id=user.pk, start=start, end=end)
+    # History: the replica may serve it (redpacket/kernel/replica.py).
+    db = history_db(user.pk)
+    parts = [
+        part.using(db) for part in received.entries_between(user_id=user.pk, start=start, end=end)
+    ]
     total_fen = count = 0
     for part in parts:
         sums = part.aggregate(total=Coalesce(Sum("r_amount"), 0), count=Count("r_id"))
@@ -186,7 +191,8 @@ def packets_received(*, user: User, year: int) -> dict[str, Any]:
         .values("user_id")[:1]
     )
     best_luck_count = (
-        Claim.objects.filter(
+        Claim.objects.using(db)
+        .filter(
             user=user,
             opened_at__gte=start,
             opened_at__lt=end,
@@ -269,7 +275,8 @@ def packets_sent(*, user: User, year: int) -> dict[str, Any]:
     """我的红包 → 发出的红包: the year's total, count, and the packets with their state."""
     start, end = _year_range(year)
     packets = (
-        Packet.objects.filter(sender=user, created_at__gte=start, created_at__lt=end)
+        Packet.objects.using(history_db(user.pk))
+        .filter(sender=user, created_at__gte=start, created_at__lt=end)
         .annotate(claimed_count=Count("claims"))
         .order_by("-created_at")
     )

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from redpacket.kernel.json_facts import RedisJsonFacts, decode
+from redpacket.kernel.redis_cluster import queue_script
 from shake.store import lua
 from shake.store.base import (
     INFLIGHT_KEY,
@@ -55,10 +56,13 @@ def _reserve_args(user_id: int, terms: ShakeTerms) -> list[Any]:
 
 
 class RedisCampaignStore(CampaignFacts):
-    def __init__(self) -> None:
-        from django_redis import get_redis_connection
+    def __init__(self, redis: Any = None) -> None:
+        """On the cache's Redis (a Redis Cluster with REDIS_CLUSTER=1), or on `redis`."""
+        if redis is None:
+            from django_redis import get_redis_connection
 
-        self.redis = get_redis_connection("default")
+            redis = get_redis_connection("default")
+        self.redis = redis
         self._enter = self.redis.register_script(lua.ENTER)
         self._reserve = self.redis.register_script(lua.RESERVE)
         self._give_back = self.redis.register_script(lua.GIVE_BACK)
@@ -77,9 +81,7 @@ class RedisCampaignStore(CampaignFacts):
         pipe = self.redis.pipeline(transaction=False)
         if interval_ms > 0:
             pipe.set(rate_key(user_id), 1, nx=True, px=interval_ms)
-        self._enter(
-            keys=[INFLIGHT_KEY], args=[now_ms, token, limit, INFLIGHT_STALE_MS], client=pipe
-        )
+        queue_script(pipe, self._enter, [INFLIGHT_KEY], [now_ms, token, limit, INFLIGHT_STALE_MS])
         pipe.get(facts_key(campaign_id))
         results = pipe.execute()
         rate_ok = bool(results[0]) if interval_ms > 0 else True

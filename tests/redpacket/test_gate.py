@@ -6,12 +6,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from redpacket.packets.gate import Admission, LocalPacketStore, RedisPacketStore
-from tests.conftest import store_of_kind
+from tests.conftest import STORE_KINDS, store_of_kind
 
 TTL = 60_000
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request):
     return store_of_kind(request, RedisPacketStore, LocalPacketStore)
 

@@ -14,13 +14,13 @@ from shake.store import (
     RedisCampaignStore,
     ShakeTerms,
 )
-from tests.conftest import store_of_kind
+from tests.conftest import STORE_KINDS, store_of_kind
 
 NOW = int(time.time() * 1000)
 EXPIRE = NOW + 3_600_000
 
 
-@pytest.fixture(params=["local", "redis"])
+@pytest.fixture(params=STORE_KINDS)
 def store(request):
     return store_of_kind(request, RedisCampaignStore, LocalCampaignStore)
 
