@@ -8,6 +8,7 @@ import json
 import os
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -93,12 +94,28 @@ class Api:
         return body["balance_fen"]
 
     def group(self, creator: Person, members: list[Person], name: str = "群") -> dict:
-        return self.ok(
+        """A group room of `creator` and `members`: strangers are invited, and accept."""
+        room = self.ok(
             "POST",
             "/api/rooms",
             creator,
             {"kind": "group", "name": name, "member_ids": [m.id for m in members]},
         )
+        invited = {user["id"] for user in room.get("invited", [])}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(
+                pool.map(
+                    lambda member: self.accept_invitation(member, room["id"]),
+                    [member for member in members if member.id in invited],
+                )
+            )
+        return room
+
+    def accept_invitation(self, who: Person, room_id: int) -> None:
+        pending = self.ok("GET", "/api/invitations?page_size=100", who)["results"]
+        found = [i for i in pending if i["room"]["id"] == room_id]
+        assert found, f"no invitation to room {room_id} for {who.username}"
+        self.ok("POST", f"/api/invitations/{found[0]['id']}/accept", who)
 
     def send_lucky(self, sender: Person, room_id: int, *, count: int, total_fen: int) -> dict:
         return self.ok(
