@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import secrets
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,11 @@ PASSWORD = "cluster-pw-2468"
 PIN = "135790"
 CARD = "4111111111111111"
 _names = itertools.count()
+
+
+def _phone() -> str:
+    """A mobile number of its own per binding (SMS codes are limited per number)."""
+    return f"139{secrets.randbelow(10**8):08d}"
 
 
 @dataclass
@@ -76,7 +82,7 @@ class Api:
             "POST",
             "/api/cards",
             who,
-            {"card_number": CARD, "holder_name": "张三", "phone": "13800138000", "pin": PIN},
+            {"card_number": CARD, "holder_name": "张三", "phone": _phone(), "pin": PIN},
         )
         card = self.ok(
             "POST",
