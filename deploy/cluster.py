@@ -692,6 +692,13 @@ class Cluster:
             os.killpg(process.pid, sig)
         process.wait(timeout=30)
 
+    def pause(self, name: str) -> None:
+        """Freeze one process group (SIGSTOP): alive, connected, doing nothing."""
+        os.killpg(self.processes[name].pid, signal.SIGSTOP)
+
+    def resume(self, name: str) -> None:
+        os.killpg(self.processes[name].pid, signal.SIGCONT)
+
     def stop_one(self, name: str, timeout: float = 15) -> None:
         process = self.processes.pop(name, None)
         if process is None or process.poll() is not None:

@@ -21,6 +21,7 @@ from deploy.stack import stack_environment
 ROOT = Path(__file__).resolve().parent.parent.parent
 RUN_DIR = ROOT / "artifacts" / "cluster-test"
 DRILLS = ROOT / "artifacts" / "cluster-drills.json"
+READ_YOUR_WRITES_SECONDS = 2
 # What the test process's own environment sets for the test settings, not for the cluster.
 _NOT_INHERITED = (
     "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "RABBITMQ_URL", "DEBUG",
@@ -62,6 +63,8 @@ def cluster():
             # The registrations of the crowd: a fast hasher (tests only, like tests/settings.py).
             "PASSWORD_HASHERS": "django.contrib.auth.hashers.MD5PasswordHasher",
             "CREDIT_SWEEP_EVERY_SECONDS": "5",
+            # Short, so the replica drill's reader is past it within the drill.
+            "REPLICA_READ_YOUR_WRITES_SECONDS": str(READ_YOUR_WRITES_SECONDS),
         }
     )
     RUN_DIR.mkdir(parents=True, exist_ok=True)

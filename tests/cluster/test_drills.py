@@ -15,7 +15,12 @@ import pytest
 
 from deploy.cluster import psql_rows, psql_value, wait_until
 from tests.cluster.client import PIN
-from tests.cluster.conftest import assert_cluster_invariants, pending_credits, wait_drained
+from tests.cluster.conftest import (
+    READ_YOUR_WRITES_SECONDS,
+    assert_cluster_invariants,
+    pending_credits,
+    wait_drained,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -38,6 +43,17 @@ def _open(base_url: str, who, packet_id: int) -> tuple[int, dict, float]:
         return response.status_code, body, time.monotonic()
     except httpx.HTTPError as exc:  # a connection cut by the kill: what the user saw
         return 0, {"error": type(exc).__name__}, time.monotonic()
+
+
+def _replica_sessions(cluster) -> int:
+    """Application connections open on the replica (the history reads' pool)."""
+    return int(
+        psql_value(  # type: ignore[arg-type]
+            cluster.replica_url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        )
+    )
 
 
 def _claims(cluster, packet_id: int) -> dict[int, int]:
@@ -184,44 +200,52 @@ def test_web_node_killed_nginx_routes_around_it(cluster, api, drill_log):
 
 
 def test_worker_killed_while_the_other_drains_the_outbox(cluster, api, drill_log):
+    """Both workers frozen (SIGSTOP) while 60 shares are opened, so the outbox holds 60
+    pending credits and worker1 may hold the wake-up; then worker1 is killed and worker2
+    let go: it alone credits every share, exactly once."""
     sender, members, room = _crowd(api, 30)
     packets = [api.send_lucky(sender, room["id"], count=30, total_fen=3_000) for _ in range(2)]
-    killed_at = None
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        futures = [
-            pool.submit(_open, cluster.url, member, packet["id"])
-            for packet in packets
-            for member in members
-        ]
-        time.sleep(0.3)
-        killed_at = time.monotonic()
+    before = {member.id: api.balance(member) for member in members}
+    cluster.pause("worker1")
+    cluster.pause("worker2")
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            outcomes = list(
+                pool.map(
+                    lambda pair: _open(cluster.url, pair[0], pair[1]["id"]),
+                    [(member, packet) for packet in packets for member in members],
+                )
+            )
+        statuses = Counter(status for status, _, _ in outcomes)
+        assert statuses == {200: 60}, statuses
+        pending_at_kill = pending_credits(cluster)
         cluster.kill("worker1")
-        outcomes = [future.result() for future in futures]
-    statuses = Counter(status for status, _, _ in outcomes)
-    assert statuses == {200: 60}, statuses
-    pending_at_kill = pending_credits(cluster)
+    finally:
+        cluster.resume("worker2")
     drained = wait_drained(cluster, timeout=90)
-    recovered = time.monotonic() - killed_at
-    rows = psql_rows(
+    ids = f"{int(packets[0]['id'])}, {int(packets[1]['id'])}"
+    credited = psql_rows(
         cluster.primary_db_url,
-        "SELECT count(*) FROM redpacket_claim WHERE packet_id IN "
-        f"({int(packets[0]['id'])}, {int(packets[1]['id'])}) AND credit_status = 'credited'",
+        f"SELECT user_id, sum(amount_fen) FROM redpacket_claim WHERE packet_id IN ({ids})"
+        " AND credit_status = 'credited' GROUP BY user_id",
     )
-    assert rows[0][0] == 60
-    balances = [api.balance(member) for member in members[:5]]
-    assert all(balance > 0 for balance in balances)
+    assert len(credited) == 30 and sum(total for _, total in credited) == 6_000
+    for user_id, total in credited:  # each share in the wallet once
+        member = next(m for m in members if m.id == user_id)
+        assert api.balance(member) == before[user_id] + total
     cluster.start_worker(0)
     wait_until(lambda: cluster.worker_ready(0), timeout=90, what="worker1 ready")
     drill_log.append(
         {
             "drill": "worker killed while the other drains the outbox",
-            "killed": "worker1 (celery main process and its pool, SIGKILL) during 60 opens",
-            "users_saw": dict(Counter(str(s) for s in statuses.elements())),
-            "pending_credits_after_kill": pending_at_kill,
-            "drained_s": round(drained, 2),
-            "recovered_after_s": round(recovered, 2),
+            "killed": "worker1 (celery main process and its pool, SIGKILL) with the outbox "
+            "full; both workers had been frozen during 60 opens",
+            "users_saw": {str(k): v for k, v in statuses.items()},
+            "pending_credits_at_kill": pending_at_kill,
+            "recovered_after_s": round(drained, 2),
         }
     )
+    assert pending_at_kill == 60
     assert_cluster_invariants(cluster)
 
 
@@ -236,6 +260,11 @@ def test_replica_stopped_history_reads_fall_back_to_the_primary(cluster, api, dr
             "on the shared primary holds hot standby back (deploy/cluster.py)"
         )
     assert psql_value(cluster.replica_url, "SELECT pg_is_in_recovery()") is True
+    # Past alice's read-your-writes window her history comes from the replica.
+    time.sleep(READ_YOUR_WRITES_SECONDS + 0.5)
+    for _ in range(6):
+        api.ok("GET", "/api/wallet/ledger", alice)
+    assert _replica_sessions(cluster) > 0, "history reads did not reach the replica"
     statuses: list[tuple[float, int]] = []
     killed_at = time.monotonic()
     cluster.kill("replica")
