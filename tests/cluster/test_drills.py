@@ -130,6 +130,12 @@ def test_redis_master_killed_during_an_open_race(cluster, api, drill_log):
             f"restarted empty after {down_seconds:.0f} s",
             "users_saw": dict(sorted(Counter(str(s) for s, _, _ in results).items())),
             "after_retries": dict(sorted(Counter(str(s) for s, _ in by_user.values()).items())),
+            # A share taken just before the kill whose answer was lost: the retry shows it.
+            "retries_answered_repeat": sum(
+                1
+                for member, (status, _, _) in zip(members, results, strict=True)
+                if status != 200 and by_user[member.id][1].get("repeat") is True
+            ),
             "cluster_ok_after_s": round(cluster_ok_after, 2),
             "recovered_after_s": round(first_success_after or cluster_ok_after, 2),
             "statuses_during": {str(k): v for k, v in statuses_during.items()},
