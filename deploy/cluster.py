@@ -33,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from deploy.stack import (
@@ -108,7 +109,7 @@ def _conninfo(url: str) -> dict[str, object]:
     }
 
 
-def psql_value(url: str, sql: str, *, dbname: str | None = None) -> object:
+def psql_value(url: str, sql: str, *, dbname: str | None = None) -> Any:
     """One value from the PostgreSQL (or pgbouncer admin console) at `url`."""
     import psycopg
 
@@ -200,11 +201,16 @@ class Cluster:
     def _bin(self, name: str) -> str:
         return str(Path(self.python).parent / name)
 
-    def _as_service_user(self) -> dict[str, object]:
-        return {"user": SERVICE_USER, "group": SERVICE_USER} if os.geteuid() == 0 else {}
+    def _service_user(self) -> str | None:
+        return SERVICE_USER if os.geteuid() == 0 else None
 
     def _spawn(
-        self, name: str, command: list[str], *, env: dict[str, str] | None = None, **extra
+        self,
+        name: str,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        user: str | None = None,
     ) -> subprocess.Popen:
         log = (self.run_dir / f"{name}.log").open("ab")
         process = subprocess.Popen(
@@ -214,7 +220,8 @@ class Cluster:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: killed as one
-            **extra,
+            user=user,
+            group=user,
         )
         self.processes[name] = process
         return process
@@ -375,7 +382,8 @@ class Cluster:
                 "-U", str(primary["user"]), "-D", str(data), "-R", "-X", "stream",
                 "-C", "-S", self.slot, "--checkpoint=fast", "--no-sync",
             ],
-            check=True, capture_output=True, timeout=300, **self._as_service_user(),  # type: ignore[arg-type]
+            check=True, capture_output=True, timeout=300,
+            user=self._service_user(), group=self._service_user(),
         )  # fmt: skip
         self.timings["pg_basebackup"] = time.monotonic() - started
         settings = {
@@ -409,7 +417,7 @@ class Cluster:
         self._spawn(
             "replica",
             [str(PG_BIN / "postgres"), "-D", str(data)],
-            **self._as_service_user(),
+            user=self._service_user(),
         )
         wait_for_port("127.0.0.1", self.replica_port, timeout=60, process=self.processes["replica"])
         try:
@@ -460,7 +468,7 @@ class Cluster:
         for path in (userlist, ini):
             if os.geteuid() == 0:
                 shutil.chown(path, SERVICE_USER, SERVICE_USER)
-        self._spawn("pgbouncer", [PGBOUNCER, str(ini)], **self._as_service_user())
+        self._spawn("pgbouncer", [PGBOUNCER, str(ini)], user=self._service_user())
         wait_for_port(
             "127.0.0.1", self.pgbouncer_port, timeout=20, process=self.processes["pgbouncer"]
         )
@@ -612,8 +620,8 @@ class Cluster:
     # --- all of it -------------------------------------------------------------------------
 
     def start(self) -> Cluster:
-        for name in list(self.run_dir.glob("*.log")):
-            name.unlink()
+        for old_log in self.run_dir.glob("*.log"):
+            old_log.unlink()
         steps = [
             ("redis cluster", self.start_redis_cluster),
             ("channel redis", self.start_channel_redis),
@@ -679,7 +687,7 @@ class Cluster:
             self.replica_url,
             "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)",
         )
-        out["replica"] = f"pg_is_in_recovery={in_recovery} replay_lag≈{float(lag or 0):.1f}s"  # type: ignore[arg-type]
+        out["replica"] = f"pg_is_in_recovery={in_recovery} replay_lag≈{float(lag or 0):.1f}s"
         return out
 
     def pids(self) -> dict[str, int]:

@@ -148,13 +148,14 @@ class Api:
     def websocket(self, who: Person, path: str):
         """A connected websocket (websockets' sync client) on `path`, with a fresh ticket."""
         from websockets.sync.client import connect
+        from websockets.typing import Origin
 
         ticket = self.ok("POST", "/api/auth/ws-ticket", who)["ticket"]
         parts = urlsplit(self.base_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         return connect(
             f"{scheme}://{parts.netloc}{path}?ticket={ticket}",
-            origin=f"{parts.scheme}://{parts.netloc}",  # type: ignore[arg-type]
+            origin=Origin(f"{parts.scheme}://{parts.netloc}"),
             open_timeout=10,
         )
 

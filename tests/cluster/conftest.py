@@ -105,7 +105,7 @@ def api(cluster_url):
 
 def pending_credits(cluster: Cluster) -> int:
     return int(
-        psql_value(  # type: ignore[arg-type]
+        psql_value(
             cluster.primary_db_url,
             "SELECT count(*) FROM redpacket_claim WHERE credit_status = 'pending'",
         )

@@ -49,7 +49,7 @@ def _replica_commits(cluster) -> int:
     """Transactions the replica has served (its own statistics, flushed when each
     short-lived session of the history reads ends)."""
     return int(
-        psql_value(  # type: ignore[arg-type]
+        psql_value(
             cluster.replica_url,
             "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
         )
