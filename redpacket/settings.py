@@ -157,6 +157,9 @@ DB_POOL_TIMEOUT: float = env.float("DB_POOL_TIMEOUT", default=10.0)
 DATABASE_REPLICA_URL: str = env.str("DATABASE_REPLICA_URL", default="")
 REPLICA_READ_YOUR_WRITES_SECONDS: int = env.int("REPLICA_READ_YOUR_WRITES_SECONDS", default=10)
 REPLICA_CONNECT_TIMEOUT: int = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
+# Whether history reads may go to the replica at all (on whenever there is one; the test
+# settings keep an alias "replica" mirroring the test database, off unless a test asks).
+REPLICA_READS: bool = bool(DATABASE_REPLICA_URL)
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
     DATABASES["replica"].setdefault("OPTIONS", {})["connect_timeout"] = REPLICA_CONNECT_TIMEOUT

@@ -20,3 +20,13 @@ WHITENOISE_AUTOREFRESH = True
 
 # Nothing is in flight when a test checks the invariants: compare every statement row.
 RECONCILE_SETTLE_SECONDS = 0
+
+# A "replica" alias on the test database itself (Django's test mirror), for the history
+# reads' routing tests (tests/test_replica.py): they turn REPLICA_READS on; every other
+# test reads and writes the primary only, as without DATABASE_REPLICA_URL.
+if "replica" not in DATABASES:  # noqa: F405
+    DATABASES["replica"] = {  # noqa: F405
+        **DATABASES["default"],  # noqa: F405
+        "TEST": {"MIRROR": "default"},
+    }
+REPLICA_READS = False

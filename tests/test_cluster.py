@@ -87,7 +87,7 @@ def test_the_cache_runs_on_the_cluster(on_cluster):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_packet_is_sent_and_opened_with_its_gate_on_the_cluster(on_cluster, group, send):
+def test_a_packet_is_sent_and_opened_with_its_gate_on_the_cluster(on_cluster, group, send):  # noqa: F811
     from redpacket.packets import errors, services
 
     room, users = group(4)
@@ -137,33 +137,33 @@ def test_a_group_message_sent_by_one_web_node_reaches_a_socket_on_the_other(redi
         shard.flushall()
     prefix = f"ws-{uuid.uuid4().hex[:6]}"
     web, ws = _layer(urls, prefix), _layer(urls, prefix)
-    groups = [f"room.{n}" for n in range(12)]
+    names = [f"room.{n}" for n in range(12)]
 
     async def scenario():
         channels = {}
-        for group in groups:
-            channels[group] = await ws.new_channel()
-            await ws.group_add(group, channels[group])
+        for name in names:
+            channels[name] = await ws.new_channel()
+            await ws.group_add(name, channels[name])
         sender = _SyncRedisGroupSender(web)
-        for group in groups:
+        for name in names:
             await asyncio.to_thread(
-                sender.group_send, group, {"type": FORWARD, "event": {"type": "t", "g": group}}
+                sender.group_send, name, {"type": FORWARD, "event": {"type": "t", "g": name}}
             )
-        got = {group: await ws.receive(channels[group]) for group in groups}
-        await web.group_send(groups[0], {"type": FORWARD, "event": {"type": "again"}})
-        again = await ws.receive(channels[groups[0]])
+        got = {name: await ws.receive(channels[name]) for name in names}
+        await web.group_send(names[0], {"type": FORWARD, "event": {"type": "again"}})
+        again = await ws.receive(channels[names[0]])
         await web.close_pools()
         await ws.close_pools()
         return got, again
 
     got, again = asyncio.run(scenario())
-    assert {group: message["event"]["g"] for group, message in got.items()} == {
-        group: group for group in groups
+    assert {name: message["event"]["g"] for name, message in got.items()} == {
+        name: name for name in names
     }
     assert again["event"] == {"type": "again"}
     # Both shards held groups: the layer really spread over the hosts.
     assert all(shard.dbsize() > 0 for shard in shards)
-    assert {web.consistent_hash(group) for group in groups} == {0, 1}
+    assert {web.consistent_hash(name) for name in names} == {0, 1}
 
 
 def test_cluster_settings_are_refused_without_channel_hosts_or_broker():
@@ -202,3 +202,47 @@ def test_cluster_settings_are_refused_without_channel_hosts_or_broker():
         "redpacket.kernel.redis_cluster.ClusterClient",
         "['redis://127.0.0.1:2', 'redis://127.0.0.1:3']",
     ]
+
+
+def test_the_cluster_cache_keeps_a_bounded_blocking_pool_per_node(on_cluster):
+    from django_redis import get_redis_connection
+    from redis import BlockingConnectionPool
+
+    client = get_redis_connection("default")
+    cache.set("warm", 1)
+    pools = [node.redis_connection.connection_pool for node in client.get_primaries()]
+    assert len(pools) == 3
+    assert all(isinstance(pool, BlockingConnectionPool) for pool in pools)
+    assert {pool.max_connections for pool in pools} == {5}
+
+
+@pytest.mark.parametrize("error", ["ClusterDownError", "TryAgainError", "SlotNotCoveredError"])
+def test_a_cluster_failover_in_progress_is_a_503_to_retry(error):
+    from redis import exceptions
+
+    from redpacket.kernel.api import exception_handler
+
+    response = exception_handler(getattr(exceptions, error)("CLUSTERDOWN"), {"view": None})
+    assert response is not None
+    assert (response.status_code, response.data["code"]) == (503, "unavailable")
+
+
+@pytest.mark.django_db
+def test_the_sms_limits_and_the_message_throttle_count_on_the_cluster(
+    on_cluster, settings, make_user, monkeypatch
+):
+    from chat.throttles import ChatMessageThrottle, message_send_allowed
+    from wallet.sms_limits import SmsRateLimited, sms_send_allow
+
+    settings.SMS_SENDS_PER_USER = "2/hour"
+    settings.SMS_SENDS_PER_PHONE = "10/hour"
+    sms_send_allow(user_id=1, phone="13800000000")
+    sms_send_allow(user_id=1, phone="13800000001")
+    with pytest.raises(SmsRateLimited):
+        sms_send_allow(user_id=1, phone="13800000002")
+    assert on_cluster.get(cache.make_key("sms:user:1")) == b"3"  # counted on the cluster
+
+    monkeypatch.setattr(ChatMessageThrottle, "THROTTLE_RATES", {"chat": "3/min"})
+    user = make_user()
+    assert [message_send_allowed(user) for _ in range(4)] == [True, True, True, False]
+    assert on_cluster.exists(cache.make_key(f"throttle_chat_{user.pk}")) == 1

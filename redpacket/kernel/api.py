@@ -10,7 +10,9 @@ from django.db import DatabaseError
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import ClusterDownError, SlotNotCoveredError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
@@ -20,6 +22,16 @@ from rest_framework.throttling import SimpleRateThrottle, UserRateThrottle
 from redpacket.kernel.errors import DomainError
 
 logger = logging.getLogger(__name__)
+
+# Redis errors a retry may get past: a lost connection or a timeout, and on a Redis
+# Cluster a failover in progress (CLUSTERDOWN, TRYAGAIN, a slot no node serves yet).
+_REDIS_UNAVAILABLE = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ClusterDownError,
+    TryAgainError,
+    SlotNotCoveredError,
+)
 
 _DRF_CODES: dict[type[exceptions.APIException], tuple[str, Any]] = {
     exceptions.NotAuthenticated: ("not_authenticated", _("请先登录")),
@@ -79,7 +91,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         if wait := getattr(exc, "wait", None):
             response["Retry-After"] = str(int(wait))
         return response
-    if isinstance(exc, (DatabaseError, RedisConnectionError, ConnectionInterrupted)):
+    if isinstance(exc, (DatabaseError, ConnectionInterrupted, *_REDIS_UNAVAILABLE)):
         # A lost connection, a failed-over primary, or no free pooled connection within
         # the pool's timeout: the client may retry; nothing half-done survives because
         # every write is one transaction.

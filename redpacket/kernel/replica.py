@@ -48,9 +48,14 @@ def _wrote_key(user_id: int) -> str:
     return f"rw:{int(user_id)}"
 
 
+def replica_reads() -> bool:
+    """Whether history may be read from a replica at all (DATABASE_REPLICA_URL set)."""
+    return bool(settings.REPLICA_READS) and REPLICA in connections.settings
+
+
 def mark_wrote(user_id: int) -> None:
     """The user just wrote: their next reads within the window go to the primary."""
-    if REPLICA not in connections.settings:
+    if not replica_reads():
         return
     try:
         cache.set(_wrote_key(user_id), 1, timeout=settings.REPLICA_READ_YOUR_WRITES_SECONDS)
@@ -96,7 +101,7 @@ def _replica_reachable() -> bool:
 
 def history_db(user_id: int) -> str:
     """The alias to read `user_id`'s history from: the replica when it may serve them."""
-    if REPLICA not in connections.settings:
+    if not replica_reads():
         return DEFAULT_DB_ALIAS
     if connections[DEFAULT_DB_ALIAS].in_atomic_block:
         return DEFAULT_DB_ALIAS
@@ -135,7 +140,7 @@ class WroteMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        if request.method not in self.SAFE_METHODS and REPLICA in connections.settings:
+        if request.method not in self.SAFE_METHODS and replica_reads():
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated:
                 mark_wrote(user.pk)
