@@ -43,12 +43,6 @@ def _missing_service(marker: str) -> str | None:
         not settings.USING_POSTGRES or settings.CELERY_BROKER_URL.startswith("memory")
     ):
         return "needs PostgreSQL and a broker (REDIS_URL or CELERY_BROKER_URL) for a real worker"
-    if marker == "cluster":
-        from deploy.cluster import cluster_missing
-
-        if not settings.USING_POSTGRES:
-            return "needs PostgreSQL: set DATABASE_URL=postgres://... (the cluster's primary)"
-        return cluster_missing()
     if marker == "browser":
         if not Path(CHROMIUM).exists():
             return f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"
@@ -61,7 +55,7 @@ def _missing_service(marker: str) -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        for marker in ("postgres", "redis", "celery", "browser", "cluster"):
+        for marker in ("postgres", "redis", "celery", "browser"):
             if item.get_closest_marker(marker):
                 reason = _missing_service(marker)
                 if reason:
