@@ -1,13 +1,16 @@
 """One `make cluster` topology for the whole session (deploy/cluster.py), on ports of its
 own (CLUSTER_TEST_BASE_PORT, default 7131; nginx on base+29) and a database of its own
-(`<test database>_cluster`, made fresh), so a `make cluster` running beside it is not
-disturbed. CLUSTER_URL points the black-box subset at a cluster started elsewhere instead
-(`make cluster`); the drills always start their own: they kill its processes."""
+(`test_<database>_cluster`, made fresh, dropped at the end), so that a `make cluster`
+running beside it is not disturbed. CLUSTER_URL points the black-box subset at a cluster
+started elsewhere instead (`make cluster`); the drills always start their own: they kill
+its processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -38,6 +41,12 @@ def _primary_url() -> str:
     if db.get("PASSWORD"):
         auth += f":{db['PASSWORD']}"
     return f"postgres://{auth}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/postgres"
+
+
+def _database_name(name: str) -> str:
+    """`test_<name>_cluster`: never `make cluster`'s own database (`redpacket_cluster`)."""
+    base = name.removeprefix("test_")
+    return f"test_{base}_cluster"
 
 
 @pytest.fixture(scope="session")
@@ -72,7 +81,7 @@ def cluster():
     instance = Cluster(
         env=stack_environment(base, secrets_dir=RUN_DIR),
         primary_url=_primary_url(),
-        database=f"{settings.DATABASES['default']['NAME']}_cluster",
+        database=_database_name(settings.DATABASES["default"]["NAME"]),
         port=base_port + 29,
         base_port=base_port,
         run_dir=RUN_DIR,
@@ -84,6 +93,13 @@ def cluster():
         yield instance
     finally:
         instance.stop()
+        with contextlib.suppress(Exception):
+            psql_value(
+                instance.primary_url,
+                f'DROP DATABASE IF EXISTS "{instance.database}" WITH (FORCE)',
+                dbname="postgres",
+            )
+        shutil.rmtree(RUN_DIR / "replica", ignore_errors=True)  # a copy of the whole server
 
 
 @pytest.fixture(scope="session")
