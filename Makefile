@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # settings refuse to load with the built-in secrets and the sandbox bank.
 DEV    := DEBUG=1
 
-.PHONY: run test test-quick api-fuzz money-machine lint format install migrate seed worker beat stack bench bench-quick messages clean
+.PHONY: run test test-quick api-fuzz money-machine lint format install migrate seed worker beat stack cluster bench bench-quick messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,12 @@ beat: install
 ## a celery worker and beat, against DATABASE_URL / REDIS_URL. Ctrl-C stops all of it.
 stack: install
 	$(BIN)/python -m deploy.stack --host $(HOST) --port $(PORT)
+
+## The multi-node topology in the foreground (deploy/cluster.py): a 3-master Redis Cluster,
+## two channel-layer Redis, pgbouncer and a streaming replica of DATABASE_URL's server, two
+## web nodes and two daphnes behind nginx on HOST:PORT, two workers and beat. Ctrl-C stops it.
+cluster: install
+	$(BIN)/python -m deploy.cluster --host $(HOST) --port $(PORT)
 
 ## The benchmark of that stack on its own database and Redis db (docs/performance.md).
 bench: install

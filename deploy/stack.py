@@ -72,6 +72,12 @@ def render_template(text: str, **values: str) -> str:
     return re.sub(r"@([A-Z_]+)@", value, text)
 
 
+def upstream_servers(addresses: list[str], options: str = "") -> str:
+    """nginx `server` lines of an upstream block, one per address."""
+    suffix = f" {options}" if options else ""
+    return "\n".join(f"        server {address}{suffix};" for address in addresses)
+
+
 def default_gunicorn_workers() -> int:
     """GUNICORN_WORKERS, else two sync workers per core: each waits on PostgreSQL/Redis
     part of the time."""
@@ -216,8 +222,8 @@ class Stack:
             RUN_DIR=str(self.run_dir),
             HOST=self.host,
             PORT=str(self.port),
-            WSGI_ADDRESS=f"{self.host}:{self.wsgi_port}",
-            ASGI_ADDRESS=f"{self.host}:{self.asgi_port}",
+            WSGI_SERVERS=upstream_servers([f"{self.host}:{self.wsgi_port}"]),
+            ASGI_SERVERS=upstream_servers([f"{self.host}:{self.asgi_port}"]),
             STATIC_ROOT=str(ROOT / "staticfiles"),
         )
         conf = self.run_dir / "nginx.conf"
