@@ -46,7 +46,7 @@ class Sizes:
 
 FULL = Sizes(
     crowd=2000, senders=200, seconds=20, connections=64, hot_packets=150, spread_packets=10_000,
-    fanout_members=500, fanout_sends=10, fanout_processes=4, backlog=20_000,
+    fanout_members=2000, fanout_sends=10, fanout_processes=4, backlog=20_000,
     growth_small=10_000, growth_large=1_000_000, memory_rounds=3,
 )  # fmt: skip
 QUICK = Sizes(
@@ -108,6 +108,15 @@ class Context:
     def server_pids(self) -> list[int]:
         """The gunicorn workers and the Celery pool processes: where requests and credits run."""
         return self.child_pids("gunicorn") + self.child_pids("worker")
+
+    def asgi_processes(self) -> list[Any]:
+        """The daphne processes (psutil) that hold the websockets."""
+        return [
+            process
+            for name, pid in self.stack.pids().items()
+            if name.startswith("daphne")
+            for process in process_tree(pid)
+        ]
 
     def child_pids(self, name: str) -> list[int]:
         """The processes under the stack's process `name` (all generations)."""

@@ -37,6 +37,7 @@ class Members:
     received: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: list[str] = field(default_factory=list)
     retries: int = 0
+    handshake_s: list[float] = field(default_factory=list)  # ticket + upgrade, each member
     settled: int = 0  # connected or given up
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -68,10 +69,12 @@ async def member(
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with handshakes:
+                began = time.monotonic()
                 url = await ticket_url(http, base_url, ws_base, token)
                 socket = await websockets.connect(
                     url, origin=origin, open_timeout=30, ping_interval=None, max_queue=None
                 )
+                members.handshake_s.append(time.monotonic() - began)
         except asyncio.CancelledError:
             raise
         except Exception as error:
@@ -122,6 +125,7 @@ async def main(base_url: str, room: int, tokens_file: str, start: int, count: in
         "errors": len(members.errors),
         "first_errors": members.errors[:3],
         "handshake_retries": members.retries,
+        "handshake_s": [round(seconds, 4) for seconds in members.handshake_s],
     }
     print("RESULT " + json.dumps(result), flush=True)
 

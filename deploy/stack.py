@@ -1,14 +1,17 @@
 """The deployed topology on one machine, in the foreground (`make stack`).
 
     nginx (one local front, HOST:PORT)
-      ├── /ws/      → daphne   (ASGI: websockets)
+      ├── /ws/      → daphne × 2 (ASGI: websockets; least connections)
       ├── /static/  → the collected static files
       └── /         → gunicorn (WSGI, sync workers: pages, /api/, admin)
     celery worker (crediting, refunds, 对账) and celery beat (the sweeps)
 
 Why this split: on a 2-core machine gunicorn's sync workers serve a trivial Django JSON
 view several times faster than one ASGI process does (docs/performance.md has the
-figures), while websockets need an ASGI server. nginx puts both behind one address.
+figures), while websockets need an ASGI server. nginx puts both behind one address. Two
+daphne processes (ASGI_PROCESSES) share the websockets: one event to a room of 2,000 is
+2,000 frames to write, and one process writes them on one core (docs/performance.md,
+"Round 4").
 
 Everything runs against DATABASE_URL / REDIS_URL from the environment. Ctrl-C (or
 SIGTERM) stops every process it started. The benchmark (bench/) starts the same stack
@@ -40,7 +43,7 @@ RUN_DIR = ROOT / "artifacts" / "stack"
 # PostgreSQL connections each process may hold (its pool's max_size, DB_POOL_MAX_SIZE):
 # a sync gunicorn worker serves one request at a time, a prefork Celery process runs one
 # task at a time, daphne serves many requests at once (a thread each). The whole stack
-# holds at most workers × 2 + 10 + (concurrency + 1) × 2 + 1 (README "Connections").
+# holds at most workers × 2 + 10 × daphnes + (concurrency + 1) × 2 + 1 (README "Connections").
 POOL_SIZES = {"gunicorn": 2, "daphne": 10, "worker": 2, "beat": 1}
 
 
@@ -82,6 +85,12 @@ def default_gunicorn_workers() -> int:
     """GUNICORN_WORKERS, else two sync workers per core: each waits on PostgreSQL/Redis
     part of the time."""
     return int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
+
+
+def default_asgi_processes() -> int:
+    """ASGI_PROCESSES, else two daphne processes: the websockets of a large room spread
+    over both cores of the machine this runs on."""
+    return int(os.environ.get("ASGI_PROCESSES") or 2)
 
 
 def stack_environment(
@@ -136,6 +145,7 @@ class Stack:
     host: str = "127.0.0.1"
     port: int = 8000
     gunicorn_workers: int = field(default_factory=default_gunicorn_workers)
+    asgi_processes: int = field(default_factory=default_asgi_processes)
     worker_concurrency: int = field(
         default_factory=lambda: int(os.environ.get("WORKER_CONCURRENCY", "4"))
     )
@@ -150,7 +160,7 @@ class Stack:
             self.run_dir = Path(tempfile.mkdtemp(prefix="redpacket-stack-"))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.wsgi_port = free_port(self.host)
-        self.asgi_port = free_port(self.host)
+        self.asgi_ports = [free_port(self.host) for _ in range(self.asgi_processes)]
 
     # --- processes -----------------------------------------------------------------------
 
@@ -161,8 +171,9 @@ class Stack:
         assert self.run_dir is not None
         log = (self.run_dir / f"{name}.log").open("ab")
         env = dict(self.env)
-        if "DB_POOL_MAX_SIZE" not in env and name in POOL_SIZES:
-            env["DB_POOL_MAX_SIZE"] = str(POOL_SIZES[name])
+        kind = name.split("-")[0]  # "daphne-2" is a daphne
+        if "DB_POOL_MAX_SIZE" not in env and kind in POOL_SIZES:
+            env["DB_POOL_MAX_SIZE"] = str(POOL_SIZES[kind])
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -199,14 +210,19 @@ class Stack:
             ],
         )  # fmt: skip
 
+    @property
+    def daphne_names(self) -> list[str]:
+        return [f"daphne-{index}" for index in range(1, len(self.asgi_ports) + 1)]
+
     def start_daphne(self) -> None:
-        self._spawn(
-            "daphne",
-            [
-                self._bin("daphne"), "-b", self.host, "-p", str(self.asgi_port),
-                "--proxy-headers", "redpacket.asgi:application",
-            ],
-        )  # fmt: skip
+        for name, port in zip(self.daphne_names, self.asgi_ports, strict=True):
+            self._spawn(
+                name,
+                [
+                    self._bin("daphne"), "-b", self.host, "-p", str(port),
+                    "--proxy-headers", "redpacket.asgi:application",
+                ],
+            )  # fmt: skip
 
     def start_nginx(self) -> None:
         assert self.run_dir is not None
@@ -223,7 +239,7 @@ class Stack:
             HOST=self.host,
             PORT=str(self.port),
             WSGI_SERVERS=upstream_servers([f"{self.host}:{self.wsgi_port}"]),
-            ASGI_SERVERS=upstream_servers([f"{self.host}:{self.asgi_port}"]),
+            ASGI_SERVERS=upstream_servers([f"{self.host}:{port}" for port in self.asgi_ports]),
             STATIC_ROOT=str(ROOT / "staticfiles"),
         )
         conf = self.run_dir / "nginx.conf"
@@ -273,7 +289,8 @@ class Stack:
         self.start_gunicorn()
         self.start_daphne()
         wait_for_port(self.host, self.wsgi_port, timeout=60, process=self.processes["gunicorn"])
-        wait_for_port(self.host, self.asgi_port, timeout=60, process=self.processes["daphne"])
+        for name, port in zip(self.daphne_names, self.asgi_ports, strict=True):
+            wait_for_port(self.host, port, timeout=60, process=self.processes[name])
         self.start_nginx()
         wait_for_port(self.host, self.port, timeout=30, process=self.processes["nginx"])
         if self.with_worker:
@@ -305,7 +322,7 @@ class Stack:
 
     def stop(self) -> None:
         # Front first (no new requests), then the servers, then the background workers.
-        for name in ("nginx", "gunicorn", "daphne", "beat", "worker"):
+        for name in ("nginx", "gunicorn", *self.daphne_names, "beat", "worker"):
             self.stop_one(name)
         for name in list(self.processes):
             self.stop_one(name)
@@ -322,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--workers", type=int, default=default_gunicorn_workers())
+    parser.add_argument("--asgi-processes", type=int, default=default_asgi_processes())
     parser.add_argument(
         "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "4"))
     )
@@ -337,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         gunicorn_workers=args.workers,
+        asgi_processes=args.asgi_processes,
         worker_concurrency=args.worker_concurrency,
         with_beat=not args.no_beat,
         run_dir=RUN_DIR,

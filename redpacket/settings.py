@@ -250,15 +250,13 @@ if REDIS_URL:
         }
     }
 if REDIS_URL or CHANNEL_REDIS_URLS:
+    # Pub/sub: an event is one PUBLISH, and each daphne process subscribes once per
+    # group and hands it to its own connections (docs/performance.md, "Round 4"). With
+    # several hosts (CHANNEL_REDIS_URLS) the layer shards the groups over them.
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": CHANNEL_REDIS_URLS or [REDIS_URL],
-                "prefix": "ws",
-                "capacity": 1000,
-                "expiry": 30,
-            },
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": CHANNEL_REDIS_URLS or [REDIS_URL], "prefix": "ws"},
         }
     }
 if not REDIS_URL:

@@ -32,6 +32,7 @@ def fanout(ctx: Context) -> dict[str, Any]:
     tokens = ctx.write_lines("fanout-tokens.txt", people.tokens_of(members))
     seed.warm_auth(people.tokens_of(members))
     per = -(-len(members) // sizes.fanout_processes)
+    joining = time.monotonic()
     drivers = []
     for start in range(0, len(members), per):
         drivers.append(
@@ -58,12 +59,20 @@ def fanout(ctx: Context) -> dict[str, Any]:
         if not line.startswith("READY"):
             raise RuntimeError(f"a fan-out driver failed: {line!r}")
         connected += int(line.split()[1])
+    joined_s = time.monotonic() - joining
     sent: dict[str, float] = {}
+    answers: list[float] = []  # the POST's own time, ms
     errors = 0
     client = httpx.Client(
         base_url=ctx.url, headers={"Authorization": f"Token {people.tokens[sender.pk]}"}
     )
-    with timer_bar(ctx.progress, "fan-out sends", sizes.fanout_sends * 1.5):
+    seconds = sizes.fanout_sends + 5
+    servers = ctx.asgi_processes()
+    cpu_before = _cpu_seconds(servers)
+    with (
+        ctx.profiling("fan-out", seconds, lambda: [process.pid for process in servers]),
+        timer_bar(ctx.progress, "fan-out sends", seconds),
+    ):
         for i in range(sizes.fanout_sends):
             time.sleep(1.0)
             started = time.time()
@@ -79,13 +88,15 @@ def fanout(ctx: Context) -> dict[str, Any]:
                 },
                 headers={"Idempotency-Key": f"fanout-{time.time_ns()}-{i}"},
             )
+            answers.append((time.time() - started) * 1000)
             if response.status_code != 201:
                 errors += 1
                 continue
             sent[str(response.json()["id"])] = started
-        time.sleep(2.0)
+        time.sleep(5.0)  # a late packet still counts (in the delays), not as missing
+    asgi_cpu_s = _cpu_seconds(servers) - cpu_before
     received: dict[str, list[float]] = {}
-    retries, first_errors = 0, []
+    retries, first_errors, handshakes = 0, [], []
     for driver in drivers:
         output, _ = driver.communicate("STOP\n", timeout=60)
         line = next(row for row in output.splitlines() if row.startswith("RESULT "))
@@ -93,13 +104,15 @@ def fanout(ctx: Context) -> dict[str, Any]:
         errors += data["errors"]
         retries += data["handshake_retries"]
         first_errors += data["first_errors"]
+        handshakes += data["handshake_s"]
         for packet_id, times in data["received"].items():
             received.setdefault(packet_id, []).extend(times)
-    lasts, medians, missing = [], [], 0
+    firsts, lasts, medians, missing = [], [], [], 0
     for packet_id, started in sent.items():
         times = sorted(t - started for t in received.get(packet_id, []))
         missing += len(members) - len(times)
         if times:
+            firsts.append(times[0] * 1000)
             lasts.append(times[-1] * 1000)
             medians.append(times[len(times) // 2] * 1000)
     errors += missing
@@ -109,6 +122,14 @@ def fanout(ctx: Context) -> dict[str, Any]:
         "sends": len(sent),
         "missing_deliveries": missing,
         "handshake_retries": retries,
+        "handshake": {
+            # From starting the member processes to the last one's READY (their start-up
+            # included), and each member's ticket request + websocket upgrade.
+            "all_joined_s": round(joined_s, 2),
+            "joins_per_s": round(connected / joined_s, 1) if joined_s else None,
+            "p50_ms": round(statistics.median(handshakes) * 1000, 1) if handshakes else None,
+            "p99_ms": round(_percentile(handshakes, 99) * 1000, 1) if handshakes else None,
+        },
         "first_errors": first_errors[:3],
         "errors": errors,
         "last_member_ms": {
@@ -117,7 +138,26 @@ def fanout(ctx: Context) -> dict[str, Any]:
             "max": round(max(lasts), 1) if lasts else None,
         },
         "median_member_ms": round(statistics.median(medians), 1) if medians else None,
+        # Where the time goes: the send's answer (the event leaves at its commit) and
+        # the first member's delay; the rest is writing the frames.
+        "send_answer_ms_p50": round(statistics.median(answers), 1) if answers else None,
+        "first_member_ms_p50": round(statistics.median(firsts), 1) if firsts else None,
+        # CPU the ASGI servers spent while the packets went out, per delivery: the cost
+        # that does not depend on what else shares the machine.
+        "asgi_cpu_ms_per_delivery": (
+            round(asgi_cpu_s * 1000 / (len(sent) * len(members) - missing), 3)
+            if len(sent) * len(members) > missing
+            else None
+        ),
     }
+
+
+def _cpu_seconds(processes: list[Any]) -> float:
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def _percentile(values: list[float], pct: float) -> float:

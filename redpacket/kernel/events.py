@@ -41,7 +41,9 @@ def user_group(user_id: int) -> str:
 
 # channels_redis's group_send, step for step (its Lua script included), so that sync code
 # can send without an event loop. Kept with the version it copies (channels-redis 4.x,
-# pinned in pyproject.toml); the websocket tests deliver through it on Redis.
+# pinned in pyproject.toml) for a deployment that configures the core layer; the
+# configured pub/sub layer has its own sender below. tests/redpacket/test_hot_paths.py
+# delivers through both on Redis.
 _GROUP_SEND_LUA = """
     local over_capacity = 0
     local current_time = ARGV[#ARGV - 1]
@@ -150,15 +152,88 @@ class _SyncRedisGroupSender:
             self.local.empty = set()
 
 
-_senders: dict[int, _SyncRedisGroupSender] = {}
+class _SyncRedisPubSubSender:
+    """Publishes to a channels_redis pub/sub group from sync code: one PUBLISH.
+
+    `RedisPubSubChannelLayer` (the configured layer) keeps no per-channel lists in Redis:
+    each daphne process subscribes once to each group one of its connections is in and
+    hands a published message to those connections itself. So a send is one PUBLISH on
+    the group's shard, whatever the room's size, with the layer's own channel name,
+    sharding and serialization."""
+
+    def __init__(self, layer: Any) -> None:
+        import redis
+        from channels_redis.utils import decode_hosts
+
+        self.layer = layer
+        self.prefix = layer._kwargs.get("prefix", "asgi")
+        hosts = decode_hosts(layer._kwargs.get("hosts"))
+        self.clients = [redis.Redis.from_url(host["address"]) for host in hosts]
+        self.pid = os.getpid()
+        self.local = threading.local()
+
+    @staticmethod
+    def supports(layer: Any) -> bool:
+        try:
+            from channels_redis.pubsub import RedisPubSubChannelLayer
+            from channels_redis.utils import decode_hosts
+        except ImportError:
+            return False
+        return (
+            type(layer) is RedisPubSubChannelLayer
+            and not layer._args
+            and all(set(host) == {"address"} for host in decode_hosts(layer._kwargs.get("hosts")))
+        )
+
+    def _channel(self, group: str) -> tuple[str, int]:
+        from channels_redis.utils import _consistent_hash
+
+        channel = f"{self.prefix}__group__{group}"
+        return channel, _consistent_hash(channel, len(self.clients))
+
+    def group_send(self, group: str, message: dict[str, Any]) -> None:
+        if group in getattr(self.local, "empty", ()):
+            return  # nobody subscribed a moment ago, when its batch was looked up
+        channel, index = self._channel(group)
+        self.clients[index].publish(channel, self.layer.serialize(message))
+
+    @contextmanager
+    def empty_groups_known(self, groups: list[str]) -> Iterator[None]:
+        """Within the block, this thread's sends skip the `groups` no daphne subscribes
+        to now: one PUBSUB NUMSUB per Redis node (most of a crediting batch's receivers
+        and senders are not online), not one PUBLISH per event."""
+        by_client: dict[int, list[tuple[str, str]]] = {}
+        for group in dict.fromkeys(groups):
+            channel, index = self._channel(group)
+            by_client.setdefault(index, []).append((group, channel))
+        empty: set[str] = set()
+        for index, pairs in by_client.items():
+            counts = self.clients[index].pubsub_numsub(*[channel for _, channel in pairs])
+            empty.update(
+                group
+                for (group, _), (_, subscribers) in zip(pairs, counts, strict=True)
+                if not subscribers
+            )
+        self.local.empty = empty
+        try:
+            yield
+        finally:
+            self.local.empty = set()
 
 
-def _sync_sender(layer: Any) -> _SyncRedisGroupSender | None:
-    if not _SyncRedisGroupSender.supports(layer):
+_SyncSender = _SyncRedisGroupSender | _SyncRedisPubSubSender
+_senders: dict[int, _SyncSender] = {}
+
+
+def _sync_sender(layer: Any) -> _SyncSender | None:
+    for kind in (_SyncRedisPubSubSender, _SyncRedisGroupSender):
+        if kind.supports(layer):
+            break
+    else:
         return None
     sender = _senders.get(id(layer))
     if sender is None or sender.layer is not layer or sender.pid != os.getpid():
-        sender = _senders[id(layer)] = _SyncRedisGroupSender(layer)
+        sender = _senders[id(layer)] = kind(layer)
     return sender
 
 

@@ -4,6 +4,7 @@ ticket auth, routing) with the configured channel layer (in-memory, or Redis in 
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
@@ -418,3 +419,86 @@ def test_an_invitation_reaches_the_invitees_own_connections(pair, make_user):
             assert event["invitation"]["inviter"]["id"] == alice.pk
 
     run(scenario)
+
+
+def test_every_member_of_a_busy_room_gets_its_own_decoration_without_a_thread_trip_each(
+    make_user, group_room, message_decorator, monkeypatch
+):
+    import channels.consumer
+
+    from chat import consumers
+
+    owner = make_user()
+    members = [make_user() for _ in range(11)]
+    room = group_room(owner, *members)
+    viewers = [owner, *members]
+    trips = {"frames": 0, "close_old": 0}
+
+    @message_decorator
+    def add_viewer(messages, viewer):
+        for message in messages:
+            message["seen_by"] = viewer.pk
+
+    frames = consumers._Batch.frames
+
+    def counted_frames(batch):
+        trips["frames"] += 1
+        return frames(batch)
+
+    monkeypatch.setattr(consumers._Batch, "frames", counted_frames)
+    close_old = channels.consumer.aclose_old_connections
+
+    async def counted_close_old():
+        trips["close_old"] += 1
+        await close_old()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted_close_old)
+    tickets = [ticket(viewer) for viewer in viewers]
+
+    async def scenario():
+        sockets = [communicator(f"/ws/rooms/{room.pk}/?ticket={t}") for t in tickets]
+        for socket in sockets:
+            assert (await socket.connect(timeout=3))[0]
+        try:
+            trips.update(frames=0, close_old=0)
+            await database_sync_to_async(services.message_post_text)(
+                room=room, sender=owner, text="大家好"
+            )
+            events = await asyncio.gather(*(s.receive_json_from(timeout=5) for s in sockets))
+            return events, dict(trips)  # before the disconnects (they do check)
+        finally:
+            for socket in sockets:
+                await socket.disconnect()
+
+    received, trips = run(scenario)
+    assert [event["message"]["seen_by"] for event in received] == [v.pk for v in viewers]
+    assert {event["message"]["text"] for event in received} == {"大家好"}
+    # Twelve connections, one event: no stale-connection check per forward, and fewer
+    # trips to the sync thread than connections (all twelve in one, unless the thread
+    # started before the last consumer woke).
+    assert trips["close_old"] == 0
+    assert 1 <= trips["frames"] < len(viewers)
+
+
+def test_a_batch_decorates_per_viewer_and_shares_equal_frames(make_user, message_decorator):
+    from chat.consumers import _Batch
+
+    alice, bob, carol = make_user(), make_user(), make_user()
+
+    @message_decorator
+    def opened_by_alice(messages, viewer):
+        for message in messages:
+            message["opened"] = viewer.pk == alice.pk
+
+    event = {"type": "message.new", "message": {"id": 7, "text": "红包", "kind": "text"}}
+    batch = _Batch(event)
+    for viewer, language in ((alice, "zh-hans"), (bob, "zh-hans"), (carol, "zh-hans"), (bob, "en")):
+        assert batch.join(viewer, language)
+    frames = batch.frames()
+    assert not batch.join(make_user(), "zh-hans")  # closed once the thread took it
+    assert json.loads(frames[(alice.pk, "zh-hans")])["message"]["opened"] is True
+    assert json.loads(frames[(bob.pk, "zh-hans")])["message"]["opened"] is False
+    # Bob and Carol see the same bubble in the same language: one frame for both.
+    assert frames[(bob.pk, "zh-hans")] is frames[(carol.pk, "zh-hans")]
+    assert frames[(bob.pk, "en")] == frames[(bob.pk, "zh-hans")]  # no notice to translate
+    assert event == {"type": "message.new", "message": {"id": 7, "text": "红包", "kind": "text"}}

@@ -1,6 +1,7 @@
 """What keeps the hot paths short (docs/performance.md): few statements per open, one
 packet-state read per fan-out, the channel layer's connections kept between events."""
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -98,7 +99,14 @@ def test_outside_a_fanout_each_viewer_reads_only_their_own_share(
 
 
 @pytest.mark.redis
-def test_events_reach_a_redis_group_from_sync_code_over_one_pool():
+@pytest.mark.parametrize(
+    "backend",
+    ["channels_redis.pubsub.RedisPubSubChannelLayer", "channels_redis.core.RedisChannelLayer"],
+)
+def test_events_reach_a_redis_group_from_sync_code_over_one_pool(backend, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": backend, "CONFIG": {"hosts": [settings.REDIS_URL], "prefix": "wst"}}
+    }
     # In a thread of its own: a browser test may have left an event loop in this one,
     # where async_to_sync refuses to run.
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -106,28 +114,36 @@ def test_events_reach_a_redis_group_from_sync_code_over_one_pool():
 
 
 def _events_reach_a_redis_group():
-    from asgiref.sync import async_to_sync
+    from asgiref.sync import async_to_sync, sync_to_async
     from channels.layers import get_channel_layer
 
     from redpacket.kernel.events import _send_now, _sync_sender
 
     layer = get_channel_layer()
-    channels = [async_to_sync(layer.new_channel)() for _ in range(2)]
-    for channel in channels:
-        async_to_sync(layer.group_add)("room.424242", channel)
-    try:
+
+    def send_twice():
         _send_now("room.424242", {"type": "notice", "text": "一"})
         sender = _sync_sender(layer)
         _send_now("room.424242", {"type": "notice", "text": "二"})
         assert sender is not None and _sync_sender(layer) is sender  # one pool per process
 
-        async def receive_all():
+    async def scenario():
+        # One event loop throughout: the pub/sub layer subscribes per loop.
+        channels = [await layer.new_channel() for _ in range(2)]
+        for channel in channels:
+            await layer.group_add("room.424242", channel)
+        try:
+            await sync_to_async(send_twice, thread_sensitive=False)()
             return [
-                [(await layer.receive(channel))["event"]["text"] for _ in range(2)]
+                [
+                    (await asyncio.wait_for(layer.receive(channel), 5))["event"]["text"]
+                    for _ in range(2)
+                ]
                 for channel in channels
             ]
+        finally:
+            for channel in channels:
+                await layer.group_discard("room.424242", channel)
+            await layer.flush()
 
-        assert async_to_sync(receive_all)() == [["一", "二"], ["一", "二"]]
-    finally:
-        for channel in channels:
-            async_to_sync(layer.group_discard)("room.424242", channel)
+    assert async_to_sync(scenario)() == [["一", "二"], ["一", "二"]]
