@@ -19,6 +19,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +150,21 @@ class NodeSampler:
         self.stack = stack
         self.database = database
         self.primary_url = primary_url
+        self._oid: int | None = None
+
+    def database_oid(self) -> int | None:
+        from deploy.cluster import psql_value
+
+        if self._oid is None:
+            with contextlib.suppress(Exception):
+                self._oid = int(
+                    psql_value(
+                        self.primary_url,
+                        f"SELECT oid FROM pg_database WHERE datname = '{self.database}'",
+                        dbname="postgres",
+                    )
+                )
+        return self._oid
 
     def _backend_pids(self) -> list[int]:
         from deploy.cluster import psql_rows
@@ -220,12 +237,15 @@ class NodeSampler:
             if after["wal_lsn"] is not None and before["wal_lsn"] is not None
             else None
         )
+        ours = None
+        oid = self.database_oid()
+        if wal is not None and oid is not None:
+            ours = database_wal_bytes(before["wal_lsn"], after["wal_lsn"], oid)
         return {
             "requests": requests,
-            "wal_bytes": wal,
-            "wal_bytes_per_request": round(wal / requests)
-            if wal is not None and requests
-            else None,
+            "server_wal_bytes": wal,
+            "wal": ours,
+            "wal_bytes_per_request": round(ours["bytes"] / requests) if ours and requests else None,
             "seconds": round(seconds, 2),
             "cpu_s": {name: round(cpu, 2) for name, cpu in sorted(nodes.items())},
             "tier_cpu_s": {tier: round(cpu, 2) for tier, cpu in sorted(tiers.items())},
@@ -236,6 +256,51 @@ class NodeSampler:
             "loadavg_before": [round(x, 2) for x in before["loadavg"]],
             "loadavg_after": [round(x, 2) for x in after["loadavg"]],
         }
+
+
+WAL_RECORD = re.compile(r"len \(rec/tot\):\s*\d+/\s*(\d+), tx:\s*(\d+).*?(?:rel \d+/(\d+)/|$)")
+
+
+def database_wal_bytes(start: int, end: int, database_oid: int) -> dict[str, int] | None:
+    """The WAL the primary wrote for one database between two positions (pg_waldump on
+    the primary's pg_wal: the server is shared, so its whole WAL rate says little): the
+    records that touch the database's relations, plus the commit records of their
+    transactions. None when pg_waldump or the WAL directory cannot be read."""
+    from deploy.cluster import PG_BIN
+
+    data = Path(os.environ.get("PGDATA_PRIMARY", "/var/lib/postgresql/15/main"))
+    if not (PG_BIN / "pg_waldump").exists() or not os.access(data / "pg_wal", os.R_OK):
+        return None
+    completed = subprocess.run(
+        [str(PG_BIN / "pg_waldump"), "-p", str(data / "pg_wal"), "-s", _lsn(start),
+         "-e", _lsn(end)],
+        capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    ours: set[str] = set()
+    total = fpw = records = 0
+    pending: list[tuple[str, int]] = []  # records without a relation (commits), by tx
+    for line in completed.stdout.splitlines():
+        match = WAL_RECORD.search(line)
+        if not match:
+            continue
+        size, tx, db = int(match.group(1)), match.group(2), match.group(3)
+        if db == str(database_oid):
+            ours.add(tx)
+            total += size
+            records += 1
+            if " FPW" in line:
+                fpw += size
+        elif db is None and tx != "0":
+            pending.append((tx, size))
+    for tx, size in pending:
+        if tx in ours:
+            total += size
+            records += 1
+    return {"bytes": total, "records": records, "full_page_bytes": fpw, "transactions": len(ours)}
+
+
+def _lsn(position: int) -> str:
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
 
 
 def _share(nodes: dict[str, float], *names: str) -> dict[str, float] | None:

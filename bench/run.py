@@ -104,8 +104,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm import tqdm
 
-    from bench import seed
-
     selected = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
     progress = tqdm(total=len(selected) + 4, desc="bench", unit="step", position=0)
     summary: dict[str, Any] = report.new_report(quick=args.quick, sizes=sizes, stack=stack)
@@ -134,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
             profile=tuple(label for label in args.profile.split(",") if label),
             sampler=sampler,
         )
+        from bench import seed  # Django is set up by now (with --cluster: after the start)
+
         ctx.people = seed.create_people(
             crowd=sizes.crowd, senders=sizes.senders, tag=str(os.getpid())
         )
