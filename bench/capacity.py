@@ -1,9 +1,10 @@
 """docs/capacity.md's capacity model, from the measurements: `python -m bench.capacity`.
 
 Reads bench/results/cluster.json (`python -m bench --cluster`: CPU per node around every
-load) and bench/results/machine.json (`python -m bench.machine`: pgbench and
-redis-benchmark) and prints the per-operation costs per tier and the node counts for
-the targets, with the arithmetic, as the Markdown that docs/capacity.md quotes.
+load), or the file named first, with the WAL figures from a second file if one is named
+(a run whose `nodes` carry pg_waldump's figures), and prints the per-operation costs
+per tier and the node counts for the targets, with the arithmetic, as the Markdown that
+docs/capacity.md quotes (which also sets them beside `python -m bench.machine`'s limits).
 
 The arithmetic, one line per tier: cores = rate × CPU-ms per operation / 1000;
 nodes = ⌈cores × HEADROOM / cores per node⌉. HEADROOM = 2: every tier runs at half its
@@ -31,8 +32,8 @@ PRIMARY_WAL_MB_S = 100  # sustained WAL one primary ships to its replicas and ar
 OPEN_LOADS = ("spread open",)
 TARGETS = [
     ("1,000 opens/s", 1_000, 0),
-    ("80,000 opens/s (Tenpay's observed credits)", 80_000, 0),
-    ("760,000 opens/s (2017's eve)", 760_000, 0),
+    ("80,000 opens/s", 80_000, 0),
+    ("760,000 opens/s (WeChat, 2017's eve)", 760_000, 0),
     ("200,000 credits/s (Tenpay's prepared)", 0, 200_000),
 ]
 
@@ -41,9 +42,12 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def costs(cluster: dict[str, Any]) -> dict[str, float]:
-    """CPU-ms per operation per tier, averaged over the loads that measure it."""
+def costs(cluster: dict[str, Any], wal_run: dict[str, Any] | None = None) -> dict[str, float]:
+    """CPU-ms per operation per tier, averaged over the loads that measure it; WAL bytes
+    per operation of the benchmark's own database from `wal_run` (a run whose `nodes`
+    carry pg_waldump's figures) or else from `cluster`."""
     nodes = cluster["nodes"]
+    wal_nodes = (wal_run or cluster)["nodes"]
 
     def tier(labels: tuple[str, ...], *names: str) -> float:
         return _mean(
@@ -57,9 +61,9 @@ def costs(cluster: dict[str, Any]) -> dict[str, float]:
     def wal(labels: tuple[str, ...]) -> float:
         return _mean(
             [
-                nodes[x]["wal_bytes_per_request"]
+                wal_nodes[x]["wal"]["bytes"] / wal_nodes[x]["requests"]
                 for x in labels
-                if nodes.get(x, {}).get("wal_bytes_per_request")
+                if (wal_nodes.get(x) or {}).get("wal") and wal_nodes[x]["requests"]
             ]
         )
 
@@ -142,6 +146,8 @@ def markdown(c: dict[str, float]) -> str:
             f"{p['wal_mb_s']:,.0f} MB/s WAL → {p['primaries_wal']:,} by WAL:"
             f" **{p['primaries']:,}**"
         )
+        if not opens:  # crediting alone: no web or Redis work
+            web_cell = redis_cell = "—"
         lines.append(f"| {label} | {web_cell} | {redis_cell} | {worker_cell} | {pg_cell} |")
     return "\n".join(lines)
 
@@ -149,7 +155,8 @@ def markdown(c: dict[str, float]) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     cluster = json.loads(Path(args[0] if args else RESULTS / "cluster.json").read_text())
-    c = costs(cluster)
+    wal_run = json.loads(Path(args[1]).read_text()) if len(args) > 1 else None
+    c = costs(cluster, wal_run)
     print("CPU-ms (WAL: bytes) per operation:")
     for name, value in c.items():
         print(f"  {name:<14} {value:,.3f}")
