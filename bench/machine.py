@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.cluster import database_wal_bytes
 from bench.context import RESULTS
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -125,29 +126,31 @@ def postgres_limits(server: str, database: str, seconds: int, workdir: Path) -> 
             "select_only": _pgbench(server, database, ["-n", "-S"], seconds),
             "simple_update": _pgbench(server, database, ["-n", "-N"], seconds),
         }
-        wal_before = _psql(server, database, "SELECT pg_current_wal_lsn()")
         _psql(server, database, OPEN_TABLES)
         _psql(server, database, "VACUUM ANALYZE m_packet")
         script = workdir / "open.sql"
         script.write_text(OPEN_SCRIPT)
-        wal_start = _psql(server, database, "SELECT pg_current_wal_lsn()")
+        wal_start = _psql(server, database, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
         opened = _pgbench(server, database, ["-n", "-f", str(script)], seconds)
-        wal_end = _psql(server, database, "SELECT pg_current_wal_lsn()")
+        wal_end = _psql(server, database, "SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
         claims = int(_psql(server, database, "SELECT count(*) FROM m_claim"))
-        wal_bytes = int(
-            _psql(server, database, f"SELECT pg_wal_lsn_diff('{wal_end}', '{wal_start}')")
+        wal_bytes = int(float(wal_end)) - int(float(wal_start))
+        oid = int(
+            _psql(server, database, f"SELECT oid FROM pg_database WHERE datname = '{database}'")
         )
+        ours = database_wal_bytes(int(float(wal_start)), int(float(wal_end)), oid)
         opened.update(
             {
                 "claims": claims,
-                "wal_bytes_per_open": round(wal_bytes / max(claims, 1)),
+                "server_wal_bytes_per_open": round(wal_bytes / max(claims, 1)),
+                "wal": ours,
+                "wal_bytes_per_open": round(ours["bytes"] / max(claims, 1)) if ours else None,
                 "note": "open.py _TAKE_SQL on a copy of the packet/claim shape "
-                "(100,000 live 100-share packets); WAL includes other databases' "
-                "writes in the same window (the server is shared)",
+                "(100,000 live 100-share packets); `wal` is this database's records "
+                "(pg_waldump), server_wal_bytes_per_open the whole shared server's",
             }
         )
         out["open_statement"] = opened
-        out["wal_lsn_before_tables"] = wal_before
         settings = _psql(
             server,
             "postgres",
