@@ -79,7 +79,8 @@ stack: install
 cluster: install
 	$(BIN)/python -m deploy.cluster --host $(HOST) --port $(PORT)
 
-## The benchmark of that stack on its own database and Redis db (docs/performance.md).
+## The benchmark of that stack on its own database and Redis db (docs/performance.md);
+## BENCH_ARGS=--cluster runs it against `make cluster`'s topology (docs/capacity.md).
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -73,6 +73,9 @@ class Context:
     limits: dict[str, Any] = field(default_factory=dict)
     profile: tuple[str, ...] = ()  # load labels to sample with py-spy
     profile_dir: Path = RESULTS / "profiles"
+    # With --cluster: CPU per node around every load (bench/cluster.py), by load label.
+    sampler: Any = None
+    nodes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -93,7 +96,14 @@ class Context:
             self.profiling(label, seconds, self.server_pids),
             timer_bar(self.progress, label, seconds),
         ):
-            return run_wrk(url=self.url, **kwargs)
+            before = self.sampler.snapshot() if self.sampler else None
+            result = run_wrk(url=self.url, **kwargs)
+            if self.sampler:
+                after = self.sampler.snapshot()
+                self.nodes[label] = self.sampler.figures(
+                    before, after, result.requests, result.seconds
+                )
+            return result
 
     @contextlib.contextmanager
     def profiling(self, label: str, seconds: float, pids: Callable[[], list[int]]):  # type: ignore[no-untyped-def]
@@ -107,7 +117,8 @@ class Context:
 
     def server_pids(self) -> list[int]:
         """The gunicorn workers and the Celery pool processes: where requests and credits run."""
-        return self.child_pids("gunicorn") + self.child_pids("worker")
+        names = getattr(self.stack, "server_names", ("gunicorn", "worker"))
+        return [pid for name in names for pid in self.child_pids(name)]
 
     def asgi_processes(self) -> list[Any]:
         """The daphne processes (psutil) that hold the websockets."""

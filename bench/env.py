@@ -45,15 +45,18 @@ class Target:
         return parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres"
 
 
-def target_from_environment() -> Target:
-    """BENCH_POSTGRES_URL (server), BENCH_DATABASE (default redpacket_bench) and
-    BENCH_REDIS_URL (default db 5 on the local Redis); refuses the shared ones."""
+def target_from_environment(*, cluster: bool = False) -> Target:
+    """BENCH_POSTGRES_URL (server), BENCH_DATABASE (default redpacket_bench, or
+    redpacket_bench_cluster with `cluster`) and BENCH_REDIS_URL (default db 5 on the local
+    Redis; the cluster brings its own); refuses the shared ones."""
     server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     parts = urlsplit(server)
     server = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
     target = Target(
         postgres_url=server,
-        database=os.environ.get("BENCH_DATABASE", "redpacket_bench"),
+        database=os.environ.get(
+            "BENCH_DATABASE", "redpacket_bench_cluster" if cluster else "redpacket_bench"
+        ),
         redis_url=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5"),
     )
     if target.database in FORBIDDEN_DATABASES or target.database.startswith("test_"):
@@ -139,9 +142,9 @@ def recreate_database(target: Target) -> None:
     psql(target, f'CREATE DATABASE "{target.database}"')
 
 
-def setup_django(target: Target) -> None:
+def setup_django(target: Target, **extra: str) -> None:
     """Configure this process's Django on the benchmark's database and Redis."""
-    os.environ.update(process_environment(target))
+    os.environ.update(process_environment(target, **extra))
     os.environ["DJANGO_SETTINGS_MODULE"] = "redpacket.settings"
     import django
 

@@ -142,9 +142,9 @@ def evaluate_targets(
     return rows
 
 
-def write(report: dict[str, Any], results_dir: Path) -> Path:
+def write(report: dict[str, Any], results_dir: Path, name: str = "latest.json") -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
-    path = results_dir / "latest.json"
+    path = results_dir / name
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return path
 

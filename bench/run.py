@@ -42,6 +42,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated scenario names")
     parser.add_argument("--keep", action="store_true", help="keep the stack's logs and data files")
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="run against deploy/cluster.py's multi-node topology (CLUSTER_BASE_PORT; "
+        "database BENCH_DATABASE, default redpacket_bench_cluster); writes "
+        "bench/results/cluster.json with CPU per node",
+    )
+    parser.add_argument(
         "--profile",
         default="",
         help="comma-separated load labels (e.g. 'hot open,spread open') to sample with "
@@ -75,28 +82,43 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     started = time.monotonic()
     sizes = QUICK if args.quick else FULL
-    target = bench_env.target_from_environment()
+    target = bench_env.target_from_environment(cluster=args.cluster)
     bench_env.check_services(target)
-    bench_env.recreate_database(target)
-    bench_env.redis_client(target).flushdb()
-
     workdir = Path(tempfile.mkdtemp(prefix="redpacket-bench-"))
-    from deploy.stack import Stack, free_port
+    if args.cluster:
+        from bench.cluster import ClusterStack
+        from deploy.stack import free_port
 
-    env = bench_env.process_environment(target)
-    stack = Stack(env=env, port=free_port(), with_beat=True, run_dir=workdir / "stack")
-    bench_env.setup_django(target)
+        # The cluster drops and creates the database itself and brings its own Redis;
+        # PostgreSQL's replica and pgbouncer run as their service user under `workdir`.
+        workdir.chmod(0o755)
+        stack: Any = ClusterStack(target=target, run_dir=workdir / "cluster", port=free_port())
+    else:
+        bench_env.recreate_database(target)
+        bench_env.redis_client(target).flushdb()
+        from deploy.stack import Stack, free_port
+
+        env = bench_env.process_environment(target)
+        stack = Stack(env=env, port=free_port(), with_beat=True, run_dir=workdir / "stack")
+        bench_env.setup_django(target)
 
     from tqdm import tqdm
-
-    from bench import seed
 
     selected = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
     progress = tqdm(total=len(selected) + 4, desc="bench", unit="step", position=0)
     summary: dict[str, Any] = report.new_report(quick=args.quick, sizes=sizes, stack=stack)
+    sampler = None
     try:
         progress.set_description("starting the stack")
         stack.start()
+        if args.cluster:
+            from bench.cluster import NodeSampler
+
+            # Seeding goes to the primary directly; the gate and facts to the Redis Cluster.
+            target = stack.redis_target(target)
+            bench_env.setup_django(target, **stack.django_environment())
+            summary["meta"]["topology"] = stack.topology()
+            sampler = NodeSampler(stack, target.database, target.postgres_url)
         progress.update(1)
         progress.set_description("seeding")
         ctx = Context(
@@ -108,7 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             workdir=workdir,
             progress=progress,
             profile=tuple(label for label in args.profile.split(",") if label),
+            sampler=sampler,
         )
+        from bench import seed  # Django is set up by now (with --cluster: after the start)
+
         ctx.people = seed.create_people(
             crowd=sizes.crowd, senders=sizes.senders, tag=str(os.getpid())
         )
@@ -126,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         summary["memory_after_run_mb"] = memory.server_rss(stack)
         progress.set_description("reconciliation")
         summary["invariants"] = invariants.reconcile()
+        if args.cluster:
+            summary["nodes"] = ctx.nodes
         progress.update(1)
     finally:
         progress.close()
@@ -134,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     summary["targets"] = report.evaluate_targets(summary["scenarios"], summary.get("memory"))
     summary["notes"] = ctx.notes
     summary["meta"]["seconds"] = round(time.monotonic() - started, 1)
-    path = report.write(summary, RESULTS)
+    path = report.write(summary, RESULTS, "cluster.json" if args.cluster else "latest.json")
     report.print_table(summary)
     print(f"results: {path}  ({summary['meta']['seconds']} s)")
     exit_code = report.verdict(summary)

@@ -30,6 +30,7 @@ def crediting(ctx: Context) -> dict[str, Any]:
     ids = [claim_id for claim_id, _ in backlog]
     ctx.stack.start_worker()
     ctx.stack.wait_worker_ready()
+    before = ctx.sampler.snapshot() if ctx.sampler else None
     started = time.monotonic()
     credit_drain.apply_async()  # what the first open of a burst sends
     pool = functools.partial(ctx.child_pids, "worker")
@@ -41,6 +42,10 @@ def crediting(ctx: Context) -> dict[str, Any]:
                 time.sleep(0.5)
                 pending = pending_credits()
         elapsed = time.monotonic() - started
+    if ctx.sampler:  # --cluster: CPU per node of the drain, per credit
+        ctx.nodes["crediting drain"] = ctx.sampler.figures(
+            before, ctx.sampler.snapshot(), len(ids) - pending, elapsed
+        )
     return {
         "claims": len(ids),
         "seconds": round(elapsed, 2),
