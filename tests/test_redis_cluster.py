@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
 from redis.cluster import key_slot
 
-from redpacket.kernel.events import FORWARD, _SyncRedisGroupSender
+from redpacket.kernel.events import FORWARD, _SyncRedisGroupSender, _SyncRedisPubSubSender
 from redpacket.packets import gate
 from shake import store as shake_store
 from shake.store.base import campaign_keys
@@ -119,16 +120,29 @@ def test_a_shake_enter_pipeline_runs_on_the_cluster(on_cluster):
     assert store.enter(campaign_id=5, user_id=2, token="c", limit=1, interval_ms=0)[0] is True
 
 
-def _layer(urls, prefix):
+def _layer(kind, urls, prefix):
+    if kind == "pubsub":
+        from channels_redis.pubsub import RedisPubSubChannelLayer
+
+        return RedisPubSubChannelLayer(hosts=urls, prefix=prefix)
     from channels_redis.core import RedisChannelLayer
 
     return RedisChannelLayer(hosts=urls, prefix=prefix, expiry=10)
 
 
-def test_a_group_message_sent_by_one_web_node_reaches_a_socket_on_the_other(redis_nodes):
+def _run_in_own_loop(coroutine):
+    """asyncio.run on a thread of its own: an earlier test (a browser's sync driver) may
+    have left an event loop running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.mark.parametrize("kind", ["pubsub", "core"])
+def test_a_group_message_sent_by_one_web_node_reaches_a_socket_on_the_other(redis_nodes, kind):
     """Two daphnes share the channel layer's hosts (CHANNEL_REDIS_URLS): an event sent
     from one process (the sync sender of publish_on_commit, and channels' own group_send)
-    reaches a channel held by the other, with groups spread over both shards."""
+    reaches a channel held by the other, with groups spread over both shards — on the
+    pub/sub layer the settings use, and on the list-based one."""
     import redis
 
     urls = redis_nodes.shard_urls
@@ -136,34 +150,47 @@ def test_a_group_message_sent_by_one_web_node_reaches_a_socket_on_the_other(redi
     for shard in shards:
         shard.flushall()
     prefix = f"ws-{uuid.uuid4().hex[:6]}"
-    web, ws = _layer(urls, prefix), _layer(urls, prefix)
+    web, ws = _layer(kind, urls, prefix), _layer(kind, urls, prefix)
     names = [f"room.{n}" for n in range(12)]
+    subscribed: list[int] = []
 
     async def scenario():
         channels = {}
         for name in names:
             channels[name] = await ws.new_channel()
             await ws.group_add(name, channels[name])
-        sender = _SyncRedisGroupSender(web)
+        if kind == "pubsub":
+            await asyncio.sleep(0.2)  # the subscriptions are in place
+            subscribed.extend(len(shard.pubsub_channels()) for shard in shards)
+        sender = (_SyncRedisPubSubSender if kind == "pubsub" else _SyncRedisGroupSender)(web)
         for name in names:
             await asyncio.to_thread(
                 sender.group_send, name, {"type": FORWARD, "event": {"type": "t", "g": name}}
             )
-        got = {name: await ws.receive(channels[name]) for name in names}
+        got = {name: await asyncio.wait_for(ws.receive(channels[name]), 5) for name in names}
         await web.group_send(names[0], {"type": FORWARD, "event": {"type": "again"}})
-        again = await ws.receive(channels[names[0]])
-        await web.close_pools()
-        await ws.close_pools()
+        again = await asyncio.wait_for(ws.receive(channels[names[0]]), 5)
+        if kind == "pubsub":
+            for name in names:
+                await ws.group_discard(name, channels[name])
+            await web.flush()
+            await ws.flush()
+        else:
+            await web.close_pools()
+            await ws.close_pools()
         return got, again
 
-    got, again = asyncio.run(scenario())
+    got, again = _run_in_own_loop(scenario())
     assert {name: message["event"]["g"] for name, message in got.items()} == {
         name: name for name in names
     }
     assert again["event"] == {"type": "again"}
     # Both shards held groups: the layer really spread over the hosts.
-    assert all(shard.dbsize() > 0 for shard in shards)
-    assert {web.consistent_hash(name) for name in names} == {0, 1}
+    if kind == "pubsub":
+        assert all(count > 0 for count in subscribed)
+    else:
+        assert all(shard.dbsize() > 0 for shard in shards)
+        assert {web.consistent_hash(name) for name in names} == {0, 1}
 
 
 def test_cluster_settings_are_refused_without_channel_hosts_or_broker():
