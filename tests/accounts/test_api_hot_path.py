@@ -24,7 +24,7 @@ def _token(api_client, make_user, username: str = "hp"):  # type: ignore[no-unty
 
 
 def test_token_call_sets_no_cookie_and_keeps_the_security_headers(api_client, make_user):
-    user, token = _token(api_client, make_user)
+    _user, token = _token(api_client, make_user)
     api_client.cookies.clear()
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     response = api_client.get("/api/me")
@@ -58,7 +58,7 @@ def test_a_bad_token_is_refused_even_beside_a_good_session(api_client, make_user
 
 
 def test_a_warm_token_costs_one_cache_read(api_client, make_user, monkeypatch):
-    user, token = _token(api_client, make_user)
+    _user, token = _token(api_client, make_user)
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert api_client.get("/api/me").status_code == 200  # warm: facts, user, owner known
     reads: list[str] = []
@@ -99,3 +99,21 @@ def test_a_token_deleted_with_its_owner_remembered_is_refused(api_client, make_u
     assert authentication._OWNERS[authentication.token_digest(token)] == user.pk
     ApiToken.objects.filter(user=user).delete()
     assert api_client.get("/api/me").status_code == 401
+
+
+def test_the_open_throttle_refuses_past_its_rate_and_says_when(api_client, make_user, monkeypatch):
+    from redpacket.packets.api.views import OpenThrottle
+
+    monkeypatch.setattr(OpenThrottle, "THROTTLE_RATES", {"open": "3/min"})
+    _user, token = _token(api_client, make_user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    answers = [api_client.post("/api/packets/987654321/open") for _ in range(5)]
+    assert [a.status_code for a in answers[:3]] == [404, 404, 404]
+    for refused in answers[3:]:
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert 0 < int(refused["Retry-After"]) <= 60
+    # Another user has a log of their own.
+    _other, other = _token(api_client, make_user, "hp2")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {other}")
+    assert api_client.post("/api/packets/987654321/open").status_code == 404
