@@ -106,8 +106,8 @@ class Context:
             yield
 
     def server_pids(self) -> list[int]:
-        """The gunicorn workers and the Celery pool processes: where requests and credits run."""
-        return self.child_pids("gunicorn") + self.child_pids("worker")
+        """The WSGI workers and the Celery pool processes: where requests and credits run."""
+        return self.child_pids("web") + self.child_pids("worker")
 
     def child_pids(self, name: str) -> list[int]:
         """The processes under the stack's process `name` (all generations)."""

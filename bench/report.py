@@ -36,7 +36,7 @@ def new_report(*, quick: bool, sizes: Sizes, stack: Any) -> dict[str, Any]:
             },
             "topology": {
                 "front": "nginx (1 worker)",
-                "wsgi": f"gunicorn, {stack.gunicorn_workers} sync workers",
+                "wsgi": stack.web_label,
                 "asgi": "daphne, 1 process (/ws/)",
                 "worker": f"celery, prefork, concurrency {stack.worker_concurrency}",
             },

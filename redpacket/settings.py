@@ -98,7 +98,7 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "redpacket.kernel.middleware.ApiUtcMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "redpacket.kernel.middleware.ApiCsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "redpacket.kernel.middleware.ApiAuthenticationMiddleware",
     # A signed-in user's write request: their next history reads skip the replica.
     "redpacket.kernel.replica.WroteMiddleware",

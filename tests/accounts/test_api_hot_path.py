@@ -1,5 +1,5 @@
 """The token API call's short path (docs/performance.md "Round 5"): a request carrying
-`Authorization: Token …` skips the session, CSRF, auth and messages middleware and reads
+`Authorization: Token …` skips the session, auth and messages middleware and reads
 its token and user in one cache round trip; everything a browser's session call had
 (CSRF included) stays, and so do the security headers."""
 
@@ -30,7 +30,7 @@ def test_token_call_sets_no_cookie_and_keeps_the_security_headers(api_client, ma
     response = api_client.get("/api/me")
     assert response.status_code == 200
     assert response.json()["username"] == "hp"
-    assert not response.cookies  # no session, no CSRF cookie
+    assert not response.cookies  # no session cookie
     assert "Cookie" not in response.get("Vary", "")
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
