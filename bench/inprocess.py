@@ -36,10 +36,23 @@ def _people(crowd: int, senders: int):  # type: ignore[no-untyped-def]
     return seed.create_people(crowd=crowd, senders=senders, tag=f"ip{time.time_ns()}")
 
 
-def _client(token: str):  # type: ignore[no-untyped-def]
-    from django.test import Client
+_HANDLER = None
 
-    return Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+
+def _client(token: str):  # type: ignore[no-untyped-def]
+    """A test client with the token; all of them share one handler, as a server's
+    requests share one process: each client's own would build the middleware chain
+    (WhiteNoise reads the collected static files) on its first request, inside the timing."""
+    from django.test import Client
+    from django.test.client import ClientHandler
+
+    global _HANDLER
+    if _HANDLER is None:
+        _HANDLER = ClientHandler(enforce_csrf_checks=False)
+        _HANDLER.load_middleware()
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+    client.handler = _HANDLER
+    return client
 
 
 def prepare_open(n: int) -> Callable[[int], object]:
