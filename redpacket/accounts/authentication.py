@@ -73,7 +73,9 @@ _OWNERS: dict[str, int] = {}
 _OWNERS_MAX = 100_000
 
 
-def _token_facts(digest: str, facts: tuple[int, float, str] | None = None):  # type: ignore[no-untyped-def]
+def _token_facts(
+    digest: str, facts: tuple[int, float, str] | None = None
+) -> tuple[int, float, str] | None:
     """(user id, expiry as a timestamp, password mark) of a stored token, cached. `facts`:
     what a read of the cache already found."""
     if facts is None:

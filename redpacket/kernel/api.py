@@ -134,7 +134,10 @@ class OneTripThrottle(UserRateThrottle):
     extend the wait. Same limit as DRF's: at most `num_requests` in any `duration`.
     Without Redis (the embedded default's local cache) DRF's own implementation."""
 
-    def allow_request(self, request, view):  # type: ignore[no-untyped-def]
+    duration: int  # set from the rate by DRF's __init__
+    num_requests: int
+
+    def allow_request(self, request, view):
         backend = caches["default"] if self.cache is default_cache else self.cache
         if not isinstance(backend, RedisCache):
             return super().allow_request(request, view)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "pw-for-hot-path-31"
 
 
-def _token(api_client, make_user, username: str = "hp"):  # type: ignore[no-untyped-def]
+def _token(api_client, make_user, username: str = "hp"):
     user = make_user(username, password=PASSWORD)
     response = api_client.post(
         "/api/auth/token", {"username": username, "password": PASSWORD}, format="json"
@@ -65,15 +65,15 @@ def test_a_warm_token_costs_one_cache_read(api_client, make_user, monkeypatch):
     real = authentication.cache
 
     class Counting:
-        def get(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def get(self, *args, **kwargs):
             reads.append("get")
             return real.get(*args, **kwargs)
 
-        def get_many(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def get_many(self, *args, **kwargs):
             reads.append("get_many")
             return real.get_many(*args, **kwargs)
 
-        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name):
             return getattr(real, name)
 
     monkeypatch.setattr(authentication, "cache", Counting())
