@@ -68,7 +68,7 @@ worker: install
 beat: install
 	$(BIN)/celery -A redpacket beat --loglevel=info
 
-## The deployed topology in the foreground: nginx → gunicorn (/, /api/) + daphne (/ws/),
+## The deployed topology in the foreground: nginx → granian (/, /api/; STACK_WSGI=gunicorn) + daphne (/ws/),
 ## a celery worker and beat, against DATABASE_URL / REDIS_URL. Ctrl-C stops all of it.
 stack: install
 	$(BIN)/python -m deploy.stack --host $(HOST) --port $(PORT)

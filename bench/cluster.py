@@ -67,7 +67,9 @@ class ClusterStack:
             replica_wait=30,
             log=False,
         )
-        self.gunicorn_workers = self.cluster.web_workers * 2
+        self.web_workers = self.cluster.web_workers * 2
+        self.web_label = f"gunicorn, {self.cluster.web_workers} sync workers on each of 2 web nodes"
+        self.asgi_processes = 2  # one daphne per node
         self.worker_concurrency = self.cluster.worker_concurrency * 2
 
     @property

@@ -116,8 +116,8 @@ class Context:
             yield
 
     def server_pids(self) -> list[int]:
-        """The gunicorn workers and the Celery pool processes: where requests and credits run."""
-        names = getattr(self.stack, "server_names", ("gunicorn", "worker"))
+        """The WSGI workers and the Celery pool processes: where requests and credits run."""
+        names = getattr(self.stack, "server_names", ("web", "worker"))
         return [pid for name in names for pid in self.child_pids(name)]
 
     def asgi_processes(self) -> list[Any]:

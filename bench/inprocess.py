@@ -1,6 +1,6 @@
 """Where one operation's time goes, without the servers in between.
 
-    python -m bench.inprocess open|send|credit|drain [-n 1000] [--profile]
+    python -m bench.inprocess me|peek|open|send|credit|drain [-n 1000] [--profile]
 
 Runs the operation `n` times, one after the other, in this process: an open or a send
 through Django's test client (the whole middleware, DRF and service path, the gate and
@@ -36,10 +36,23 @@ def _people(crowd: int, senders: int):  # type: ignore[no-untyped-def]
     return seed.create_people(crowd=crowd, senders=senders, tag=f"ip{time.time_ns()}")
 
 
-def _client(token: str):  # type: ignore[no-untyped-def]
-    from django.test import Client
+_HANDLER = None
 
-    return Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+
+def _client(token: str):  # type: ignore[no-untyped-def]
+    """A test client with the token; all of them share one handler, as a server's
+    requests share one process: each client's own would build the middleware chain
+    (WhiteNoise reads the collected static files) on its first request, inside the timing."""
+    from django.test import Client
+    from django.test.client import ClientHandler
+
+    global _HANDLER
+    if _HANDLER is None:
+        _HANDLER = ClientHandler(enforce_csrf_checks=False)
+        _HANDLER.load_middleware()
+    client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_HOST="127.0.0.1")
+    client.handler = _HANDLER
+    return client
 
 
 def prepare_open(n: int) -> Callable[[int], object]:
@@ -50,6 +63,29 @@ def prepare_open(n: int) -> Callable[[int], object]:
     packets = seed.bulk_packets(people, room=people.hot_room, n=n, count=10, total_fen=1000)
     clients = [_client(token) for token in people.tokens_of(people.users[:50])]
     return lambda i: clients[i % len(clients)].post(f"/api/packets/{packets[i]}/open").status_code
+
+
+def prepare_me(n: int) -> Callable[[int], object]:
+    """The floor request: `GET /api/me` with a cached token, 50 users round-robin."""
+    from bench import seed
+
+    people = _people(60, 1)
+    tokens = people.tokens_of(people.users[:50])
+    seed.warm_auth(tokens)
+    clients = [_client(token) for token in tokens]
+    return lambda i: clients[i % len(clients)].get("/api/me").status_code
+
+
+def prepare_peek(n: int) -> Callable[[int], object]:
+    """The grab check: `GET /api/packets/<id>` of live packets by room members."""
+    from bench import seed
+
+    people = _people(60, 1)
+    packets = seed.bulk_packets(people, room=people.hot_room, n=50, count=10, total_fen=1000)
+    tokens = people.tokens_of(people.users[:50])
+    seed.warm_auth(tokens)
+    clients = [_client(token) for token in tokens]
+    return lambda i: clients[i % len(clients)].get(f"/api/packets/{packets[i % 50]}").status_code
 
 
 def prepare_send(n: int) -> Callable[[int], object]:
@@ -110,11 +146,19 @@ def prepare_drain(n: int) -> Callable[[int], object]:
 
 
 OPERATIONS = {
+    "me": prepare_me,
+    "peek": prepare_peek,
     "open": prepare_open,
     "send": prepare_send,
     "credit": prepare_credit,
     "drain": prepare_drain,
 }
+
+
+def _load() -> str:
+    import os
+
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -132,6 +176,7 @@ def main() -> None:
     outcomes: Counter[object] = Counter()
     profiler = cProfile.Profile()
     started = time.perf_counter()
+    cpu_started = time.process_time()
     if args.profile:
         profiler.enable()
     for i in range(n):
@@ -139,7 +184,9 @@ def main() -> None:
     if args.profile:
         profiler.disable()
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
     print(f"{args.operation}: {n} in {elapsed:.2f} s = {n / elapsed:.0f}/s in one process")
+    print(f"cpu: {1000 * cpu / n:.3f} ms per operation (this process, load average {_load()})")
     if args.operation == "drain":
         print(f"credits: {sum(k * v for k, v in outcomes.items())} = {100 * n / elapsed:.0f}/s")
     print(f"outcomes: {dict(outcomes)}")

@@ -36,7 +36,7 @@ def new_report(*, quick: bool, sizes: Sizes, stack: Any) -> dict[str, Any]:
             },
             "topology": {
                 "front": "nginx (1 worker)",
-                "wsgi": f"gunicorn, {stack.gunicorn_workers} sync workers",
+                "wsgi": stack.web_label,
                 "asgi": f"daphne, {stack.asgi_processes} process(es) (/ws/), least connections",
                 "worker": f"celery, prefork, concurrency {stack.worker_concurrency}",
             },

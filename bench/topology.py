@@ -9,6 +9,7 @@ bench/results/topology.json and prints a table (docs/performance.md quotes it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -34,6 +35,23 @@ def _serve(command: list[str], env: dict[str, str], port: int, log: Path) -> sub
     return process
 
 
+def _tree_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) of these processes and all their descendants."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = proc.cpu_times()
+                    total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -42,6 +60,16 @@ def _stop(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _row(label: str, result, cpu: float) -> dict:  # type: ignore[no-untyped-def]
+    cpu_ms = 1000 * cpu / result.requests if result.requests else None
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(
+        f"{label:<48} {result.rps:>7.0f} req/s  p99 {result.latency_ms['p99']} ms  "
+        f"cpu {cpu_ms or 0:.2f} ms/req  load {load}"
+    )
+    return {"server": label, **result.as_dict(), "cpu_ms_per_request": cpu_ms, "load": load}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,17 +118,20 @@ def main(argv: list[str] | None = None) -> int:
     def gthread(port: int, workers: int, threads: int) -> list[str]:
         return [*gunicorn(port, workers), "-k", "gthread", "--threads", str(threads)]
 
-    def granian(port: int, workers: int) -> list[str]:
+    def granian(port: int, workers: int, threads: int | None = None) -> list[str]:
         return [
             str(bin_dir / "granian"), "--interface", "wsgi", "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), "--no-ws", "--log-level",
-            "warning", "--no-access-log", "redpacket.wsgi:application",
+            "warning", "--no-access-log",
+            *(["--blocking-threads", str(threads)] if threads else []),
+            "redpacket.wsgi:application",
         ]  # fmt: skip
 
     candidates = [
         ("daphne, 1 process (ASGI)", lambda p: daphne(p)),
         ("uvicorn, 2 workers (ASGI)", lambda p: uvicorn(p, 2)),
         ("granian, 2 workers (WSGI)", lambda p: granian(p, 2)),
+        ("granian, 4 workers × 1 thread (WSGI)", lambda p: granian(p, 4, 1)),
         ("gunicorn, 2 gthread workers × 4 threads (WSGI)", lambda p: gthread(p, 2, 4)),
         ("gunicorn, 2 sync workers (WSGI)", lambda p: gunicorn(p, 2)),
         ("gunicorn, 4 sync workers (WSGI)", lambda p: gunicorn(p, 4)),
@@ -111,28 +142,32 @@ def main(argv: list[str] | None = None) -> int:
         port = free_port()
         process = _serve(command(port), env, port, workdir / "server.log")
         try:
+            cpu = _tree_cpu([process.pid])
             result = run_wrk(
                 url=f"http://127.0.0.1:{port}", mode="me", tokens_file=tokens,
                 seconds=args.seconds, connections=args.connections,
             )  # fmt: skip
+            cpu = _tree_cpu([process.pid]) - cpu
         finally:
             _stop(process)
-        rows.append({"server": label, **result.as_dict()})
-        print(f"{label:<40} {result.rps:>8.0f} req/s  p99 {result.latency_ms['p99']} ms")
-    stack = Stack(
-        env=env, port=free_port(), with_worker=False, with_beat=False, run_dir=workdir / "stack"
-    )
-    try:
-        stack.start()
-        result = run_wrk(
-            url=stack.url, mode="me", tokens_file=tokens, seconds=args.seconds,
-            connections=args.connections,
+        rows.append(_row(label, result, cpu))
+    for server in ("granian", "gunicorn"):
+        stack = Stack(
+            env=env, port=free_port(), with_worker=False, with_beat=False,
+            run_dir=workdir / f"stack-{server}", wsgi_server=server,
         )  # fmt: skip
-    finally:
-        stack.stop()
-    label = f"nginx → gunicorn, {stack.gunicorn_workers} sync workers (the stack)"
-    rows.append({"server": label, **result.as_dict()})
-    print(f"{label:<40} {result.rps:>8.0f} req/s  p99 {result.latency_ms['p99']} ms")
+        try:
+            stack.start()
+            pids = [stack.pids()[name] for name in ("nginx", "web")]
+            cpu = _tree_cpu(pids)
+            result = run_wrk(
+                url=stack.url, mode="me", tokens_file=tokens, seconds=args.seconds,
+                connections=args.connections,
+            )  # fmt: skip
+            cpu = _tree_cpu(pids) - cpu
+        finally:
+            stack.stop()
+        rows.append(_row(f"nginx → {stack.web_label} (the stack)", result, cpu))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "topology.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
     return 0

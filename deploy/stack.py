@@ -3,15 +3,16 @@
     nginx (one local front, HOST:PORT)
       ├── /ws/      → daphne × 2 (ASGI: websockets; least connections)
       ├── /static/  → the collected static files
-      └── /         → gunicorn (WSGI, sync workers: pages, /api/, admin)
+      └── /         → granian (WSGI workers: pages, /api/, admin; STACK_WSGI=gunicorn for
+                      gunicorn's sync workers instead)
     celery worker (crediting, refunds, 对账) and celery beat (the sweeps)
 
-Why this split: on a 2-core machine gunicorn's sync workers serve a trivial Django JSON
-view several times faster than one ASGI process does (docs/performance.md has the
-figures), while websockets need an ASGI server. nginx puts both behind one address. Two
-daphne processes (ASGI_PROCESSES) share the websockets: one event to a room of 2,000 is
-2,000 frames to write, and one process writes them on one core (docs/performance.md,
-"Round 4").
+Why this split: on a 2-core machine WSGI workers serve a trivial Django JSON view several
+times faster than one ASGI process does, and granian's (HTTP in Rust, keep-alive to
+nginx) for less CPU per request than gunicorn's sync workers (docs/performance.md, "Round
+5"), while websockets need an ASGI server. nginx puts both behind one address. Two daphne
+processes (ASGI_PROCESSES) share the websockets: one event to a room of 2,000 is 2,000
+frames to write, and one process writes them on one core (docs/performance.md, "Round 4").
 
 Everything runs against DATABASE_URL / REDIS_URL from the environment. Ctrl-C (or
 SIGTERM) stops every process it started. The benchmark (bench/) starts the same stack
@@ -44,7 +45,18 @@ RUN_DIR = ROOT / "artifacts" / "stack"
 # a sync gunicorn worker serves one request at a time, a prefork Celery process runs one
 # task at a time, daphne serves many requests at once (a thread each). The whole stack
 # holds at most workers × 2 + 10 × daphnes + (concurrency + 1) × 2 + 1 (README "Connections").
-POOL_SIZES = {"gunicorn": 2, "daphne": 10, "worker": 2, "beat": 1}
+# A granian worker runs the app in one blocking thread (`--blocking-threads 1`): one
+# request at a time too, so the same pool size.
+POOL_SIZES = {"web": 2, "daphne": 10, "worker": 2, "beat": 1}
+# The WSGI server of pages and /api/: granian (default) or gunicorn (sync workers).
+WSGI_SERVERS = ("granian", "gunicorn")
+
+
+def default_wsgi_server() -> str:
+    server = os.environ.get("STACK_WSGI") or "granian"
+    if server not in WSGI_SERVERS:
+        raise ValueError(f"STACK_WSGI={server!r}: one of {', '.join(WSGI_SERVERS)}")
+    return server
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -81,10 +93,11 @@ def upstream_servers(addresses: list[str], options: str = "") -> str:
     return "\n".join(f"        server {address}{suffix};" for address in addresses)
 
 
-def default_gunicorn_workers() -> int:
-    """GUNICORN_WORKERS, else two sync workers per core: each waits on PostgreSQL/Redis
-    part of the time."""
-    return int(os.environ.get("GUNICORN_WORKERS") or 2 * (os.cpu_count() or 1))
+def default_web_workers() -> int:
+    """WEB_WORKERS (or GUNICORN_WORKERS, its older name), else two workers per core, each
+    serving one request at a time: each waits on PostgreSQL/Redis part of the time."""
+    workers = os.environ.get("WEB_WORKERS") or os.environ.get("GUNICORN_WORKERS")
+    return int(workers or 2 * (os.cpu_count() or 1))
 
 
 def default_asgi_processes() -> int:
@@ -139,12 +152,13 @@ def _kept_secret(path: Path) -> str:
 
 @dataclass
 class Stack:
-    """nginx + gunicorn + daphne (+ celery worker and beat) as child processes."""
+    """nginx + granian or gunicorn + daphne (+ celery worker and beat) as child processes."""
 
     env: dict[str, str]
     host: str = "127.0.0.1"
     port: int = 8000
-    gunicorn_workers: int = field(default_factory=default_gunicorn_workers)
+    web_workers: int = field(default_factory=default_web_workers)
+    wsgi_server: str = field(default_factory=default_wsgi_server)
     asgi_processes: int = field(default_factory=default_asgi_processes)
     worker_concurrency: int = field(
         default_factory=lambda: int(os.environ.get("WORKER_CONCURRENCY", "4"))
@@ -193,13 +207,42 @@ class Stack:
                 [*manage, *args], cwd=ROOT, env=self.env, check=True, stdout=subprocess.DEVNULL
             )
 
+    @property
+    def web_label(self) -> str:
+        """The WSGI server as reports name it."""
+        kind = "sync workers" if self.wsgi_server == "gunicorn" else "workers × 1 thread"
+        return f"{self.wsgi_server}, {self.web_workers} {kind}"
+
+    def start_web(self) -> None:
+        if self.wsgi_server == "gunicorn":
+            self.start_gunicorn()
+        else:
+            self.start_granian()
+
+    def start_granian(self) -> None:
+        self._spawn(
+            "web",
+            [
+                self._bin("granian"), "--interface", "wsgi",
+                "--host", self.host, "--port", str(self.wsgi_port),
+                "--workers", str(self.web_workers),
+                "--blocking-threads", "1",
+                "--backlog", "2048",
+                "--no-ws",
+                "--respawn-failed-workers",
+                "--workers-kill-timeout", "10",
+                *(["--access-log"] if self.env.get("STACK_ACCESS_LOG") else ["--no-access-log"]),
+                "redpacket.wsgi:application",
+            ],
+        )  # fmt: skip
+
     def start_gunicorn(self) -> None:
         self._spawn(
-            "gunicorn",
+            "web",
             [
                 self._bin("gunicorn"), "redpacket.wsgi:application",
                 "--bind", f"{self.host}:{self.wsgi_port}",
-                "--workers", str(self.gunicorn_workers),
+                "--workers", str(self.web_workers),
                 "--worker-class", "sync",
                 "--backlog", "2048",
                 "--timeout", "60",
@@ -238,7 +281,10 @@ class Stack:
             RUN_DIR=str(self.run_dir),
             HOST=self.host,
             PORT=str(self.port),
-            WSGI_SERVERS=upstream_servers([f"{self.host}:{self.wsgi_port}"]),
+            WSGI_SERVERS=upstream_servers([f"{self.host}:{self.wsgi_port}"])
+            # granian keeps connections open: nginx reuses them instead of a connect each
+            # request (gunicorn's sync workers close every one, so none for them).
+            + ("\n        keepalive 32;" if self.wsgi_server == "granian" else ""),
             ASGI_SERVERS=upstream_servers([f"{self.host}:{port}" for port in self.asgi_ports]),
             STATIC_ROOT=str(ROOT / "staticfiles"),
         )
@@ -286,9 +332,9 @@ class Stack:
     def start(self, *, prepare: bool = True) -> Stack:
         if prepare:
             self.prepare()
-        self.start_gunicorn()
+        self.start_web()
         self.start_daphne()
-        wait_for_port(self.host, self.wsgi_port, timeout=60, process=self.processes["gunicorn"])
+        wait_for_port(self.host, self.wsgi_port, timeout=60, process=self.processes["web"])
         for name, port in zip(self.daphne_names, self.asgi_ports, strict=True):
             wait_for_port(self.host, port, timeout=60, process=self.processes[name])
         self.start_nginx()
@@ -322,7 +368,7 @@ class Stack:
 
     def stop(self) -> None:
         # Front first (no new requests), then the servers, then the background workers.
-        for name in ("nginx", "gunicorn", *self.daphne_names, "beat", "worker"):
+        for name in ("nginx", "web", *self.daphne_names, "beat", "worker"):
             self.stop_one(name)
         for name in list(self.processes):
             self.stop_one(name)
@@ -338,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    parser.add_argument("--workers", type=int, default=default_gunicorn_workers())
+    parser.add_argument("--workers", type=int, default=default_web_workers())
+    parser.add_argument("--wsgi", choices=WSGI_SERVERS, default=default_wsgi_server())
     parser.add_argument("--asgi-processes", type=int, default=default_asgi_processes())
     parser.add_argument(
         "--worker-concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "4"))
@@ -354,7 +401,8 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
         host=args.host,
         port=args.port,
-        gunicorn_workers=args.workers,
+        web_workers=args.workers,
+        wsgi_server=args.wsgi,
         asgi_processes=args.asgi_processes,
         worker_concurrency=args.worker_concurrency,
         with_beat=not args.no_beat,

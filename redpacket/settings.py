@@ -94,15 +94,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "redpacket.kernel.middleware.ApiSessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "redpacket.kernel.middleware.ApiUtcMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "redpacket.kernel.middleware.ApiAuthenticationMiddleware",
     # A signed-in user's write request: their next history reads skip the replica.
     "redpacket.kernel.replica.WroteMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "redpacket.kernel.middleware.ApiMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "redpacket.kernel.middleware.DomainErrorMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -381,6 +381,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only in production: the browsable API (an HTML page per answer, and a second
+    # renderer for content negotiation to weigh on every request) only in development.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "redpacket.kernel.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "redpacket.kernel.api.NextPagination",

@@ -8,6 +8,10 @@ A token is cached by its digest with its expiry and the password mark it was iss
 under; the user comes from the user cache, which every save of the user clears. So an
 expired token, a token of a changed password and a deleted token stop working at once
 (issue #16 finding 2), not when a cache entry ages out.
+
+One cache round trip per request: a token's owner never changes, so each process
+remembers digest → user id and reads the token's facts and its user together (one MGET);
+the facts read in that same trip still decide whether the token is alive.
 """
 
 from __future__ import annotations
@@ -63,9 +67,19 @@ def password_mark(user: User) -> str:
     return user.get_session_auth_hash()
 
 
-def _token_facts(digest: str) -> tuple[int, float, str] | None:
-    """(user id, expiry as a timestamp, password mark) of a stored token, cached."""
-    facts = cache.get(_token_cache_key(digest))
+# digest → user id: immutable facts (a token is issued to one user and never moves), so
+# a process may keep them; whether the token still lives is read from the cache each time.
+_OWNERS: dict[str, int] = {}
+_OWNERS_MAX = 100_000
+
+
+def _token_facts(
+    digest: str, facts: tuple[int, float, str] | None = None
+) -> tuple[int, float, str] | None:
+    """(user id, expiry as a timestamp, password mark) of a stored token, cached. `facts`:
+    what a read of the cache already found."""
+    if facts is None:
+        facts = cache.get(_token_cache_key(digest))
     if facts is None:
         row = (
             ApiToken.objects.filter(digest=digest)
@@ -87,13 +101,27 @@ def user_for_token(key: str) -> User | None:
     issued before the user's last password change."""
     if not isinstance(key, str) or not key:
         return None
-    facts = _token_facts(token_digest(key))
+    digest = token_digest(key)
+    owner = _OWNERS.get(digest)
+    user: User | None = None
+    if owner is None:
+        facts = _token_facts(digest)
+    else:
+        token_key, user_key = _token_cache_key(digest), _user_cache_key(owner)
+        found = cache.get_many([token_key, user_key])
+        facts = _token_facts(digest, found.get(token_key))
+        user = found.get(user_key)
     if facts is None:
         return None
     user_id, expires_ts, mark = facts
     if expires_ts <= time.time():
         return None
-    user = cached_user(user_id)
+    if owner is None:
+        if len(_OWNERS) >= _OWNERS_MAX:
+            _OWNERS.clear()
+        _OWNERS[digest] = user_id
+    if user is None or user.pk != user_id:
+        user = cached_user(user_id)
     if user is None or not user.is_active:
         return None
     if not constant_time_compare(mark, password_mark(user)):

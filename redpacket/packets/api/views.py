@@ -6,11 +6,10 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from chat.api.serializers import MessageSerializer, messages_for_viewer
-from redpacket.kernel.api import ErrorSerializer, MoneyThrottle, NextPagination
+from redpacket.kernel.api import ErrorSerializer, MoneyThrottle, NextPagination, OneTripThrottle
 from redpacket.packets import selectors, services
 from redpacket.packets.api.serializers import (
     ForwardInput,
@@ -29,7 +28,7 @@ from wallet.api.views import IDEMPOTENCY_HEADER
 from wallet.idempotency import IdempotentMixin
 
 
-class OpenThrottle(UserRateThrottle):
+class OpenThrottle(OneTripThrottle):
     scope = "open"
 
 
