@@ -5,7 +5,8 @@
 Runs the operation `n` times, one after the other, in this process: an open or a send
 through Django's test client (the whole middleware, DRF and service path, the gate and
 the events on the benchmark's Redis), a credit through the service a worker runs, or
-(drain) batches of 100 credits as the crediting worker takes them.
+(drain) batches of credits as the crediting worker takes them (DRAIN_BATCH, default
+CREDIT_BATCH_SIZE).
 Prints operations per second and, with `--profile`, cProfile's heaviest functions. It
 uses the benchmark's database and Redis db (`make bench` or `make bench-quick` creates
 and migrates them) and adds its own users to them.
@@ -133,16 +134,25 @@ def prepare_credit(n: int) -> Callable[[int], object]:
     return lambda i: services.claim_credit(claim_id=backlog[i][0])
 
 
+def drain_batch() -> int:
+    """The drain's batch size: DRAIN_BATCH, else the worker's (CREDIT_BATCH_SIZE)."""
+    import os
+
+    from django.conf import settings
+
+    return int(os.environ.get("DRAIN_BATCH") or settings.CREDIT_BATCH_SIZE)
+
+
 def prepare_drain(n: int) -> Callable[[int], object]:
-    """`n` pending claims of finished packets; each operation credits a batch of 100
-    (largest first, as the crediting worker does)."""
+    """`n` pending claims of finished packets; each operation credits a batch
+    (`drain_batch()`, largest first, as the crediting worker does)."""
     from bench import seed
     from redpacket.packets import services
     from wallet import crediting
 
     people = _people(100, 1)
     seed.claim_backlog(people, packets=max(1, n // 100), count=100)
-    return lambda i: crediting.credit_batch(services.CLAIMS, limit=100)
+    return lambda i: crediting.credit_batch(services.CLAIMS, limit=drain_batch())
 
 
 OPERATIONS = {
@@ -172,7 +182,7 @@ def main() -> None:
     run = OPERATIONS[args.operation](args.n)
     n = args.n - args.n % 100 if args.operation == "credit" else args.n
     if args.operation == "drain":
-        n = args.n // 100  # batches of 100
+        n = args.n // drain_batch()
     outcomes: Counter[object] = Counter()
     profiler = cProfile.Profile()
     started = time.perf_counter()
@@ -188,7 +198,8 @@ def main() -> None:
     print(f"{args.operation}: {n} in {elapsed:.2f} s = {n / elapsed:.0f}/s in one process")
     print(f"cpu: {1000 * cpu / n:.3f} ms per operation (this process, load average {_load()})")
     if args.operation == "drain":
-        print(f"credits: {sum(k * v for k, v in outcomes.items())} = {100 * n / elapsed:.0f}/s")
+        credits = sum(k * v for k, v in outcomes.items())
+        print(f"credits: {credits} = {credits / elapsed:.0f}/s")
     print(f"outcomes: {dict(outcomes)}")
     if args.profile:
         print("(cProfile slows everything about twice; read the shares, not the times)")
