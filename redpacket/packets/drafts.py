@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-DRAFT_FIELDS = ("kind", "count", "total_fen", "share_fen", "greeting")
+DRAFT_FIELDS = ("kind", "count", "total_fen", "share_fen", "greeting", "to_user_id")
 SESSION_KEY = "packet_send_draft"
 # Longer than any valid value, short enough that a forged post cannot bloat the session.
 MAX_FIELD_LENGTH = 200

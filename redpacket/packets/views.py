@@ -141,10 +141,19 @@ def _switched_initial(request: SignedInRequest, form: PacketSendForm) -> dict[st
 def _draft_initial(draft: dict[str, str], is_direct: bool, wallet: Any) -> dict[str, Any]:
     """The send form as it was typed before 添加银行卡, paying with what can pay now
     (`rules.pay_card_choice`: change if enough, else the newest card)."""
-    kind = rules.NORMAL if is_direct or draft["kind"] == rules.NORMAL else rules.LUCKY
+    if is_direct:
+        kind = rules.NORMAL
+    elif draft["kind"] in (rules.NORMAL, rules.EXCLUSIVE):
+        kind = draft["kind"]  # an exclusive draft keeps its member (`to_user_id`)
+    else:
+        kind = rules.LUCKY
     cost = rules.packet_total_fen(
         kind=kind,
-        count=1 if is_direct else parse_int(draft["count"].strip(), max_digits=4),
+        count=(
+            1
+            if is_direct or kind == rules.EXCLUSIVE
+            else parse_int(draft["count"].strip(), max_digits=4)
+        ),
         total_fen=parse_yuan(draft["total_fen"]),
         share_fen=parse_yuan(draft["share_fen"]),
     )

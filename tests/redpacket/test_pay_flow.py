@@ -113,6 +113,27 @@ def test_the_draft_survives_binding_a_card_without_javascript(short_sender):
     assert_invariants()
 
 
+def test_an_exclusive_draft_keeps_its_member_through_the_binding(short_sender):
+    room, sender = short_sender
+    member = room.memberships.exclude(user=sender).order_by("user_id").first().user
+    client = browser_for(sender)
+    send_url = f"/packets/send/{room.pk}/"
+    key = form_key(client.get(send_url).content.decode())
+    exclusive = {
+        "kind": "exclusive",
+        "share_fen": "3.00",
+        "to_user_id": str(member.pk),
+        "greeting": "只给你",
+    }
+    to_bind = client.post(send_url, {"idempotency_key": key, "add_card": "1", **exclusive})
+    assert to_bind.status_code == 302
+    page = client.get(send_url).content.decode()
+    assert re.search(r'name="kind" value="exclusive"', page), "the kind came back lucky"
+    assert re.search(rf'<option value="{member.pk}" selected>', page)
+    assert re.search(r'name="share_fen" value="3.00"', page)
+    assert not Packet.objects.exists()
+
+
 def test_a_draft_belongs_to_its_room(short_sender, make_user):
     from chat import services as chat_services
 
