@@ -299,13 +299,13 @@ def log_in(page, username: str, password: str = TEST_PASSWORD) -> None:
     page.wait_for_url("**/chat/")
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
     """Save a screenshot under the git-ignored artifacts/ folder, or under SCREENSHOT_DIR
     (`SCREENSHOT_DIR=docs/screenshots` refreshes the ones the docs show)."""
     folder = Path(os.environ.get("SCREENSHOT_DIR") or ARTIFACTS)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 

@@ -1,28 +1,25 @@
 """专属红包 in real browsers (Debian's chromium, 375×812): the sender picks a member on the
 send page and pays; the chosen member sees 开 and opens it; another member sees
 "专属于{name}的红包" with no 开; the sender waits on the result page, then sees the claim.
-Screenshots: docs/screenshots/exclusive-*.png."""
+Screenshots: exclusive-*.png (docs/screenshots/ holds them: SCREENSHOT_DIR, README)."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from redpacket.packets.models import Claim, Packet
 from tests.browser.test_packets import bubble, log_in, open_room
+from tests.conftest import screenshot
 from tests.invariants import assert_invariants
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
-
 
 def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    screenshot(page, name)
 
 
 def test_an_exclusive_packet_from_picker_to_claim(live_asgi, new_page, group):

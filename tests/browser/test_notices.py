@@ -6,7 +6,6 @@ reload; a page whose socket dropped catches up from the notice list."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -15,12 +14,11 @@ from playwright.sync_api import expect
 
 from redpacket.packets import services as packets
 from redpacket.packets.models import Claim
+from tests.conftest import screenshot
 from tests.invariants import assert_invariants
 from wallet import services as wallet
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 # Counts the page's websocket connections (a room page must not open a second one).
 COUNT_SOCKETS = """
@@ -35,8 +33,7 @@ COUNT_SOCKETS = """
 
 
 def shot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    screenshot(page, name, full_page=False)  # the toasts sit over the viewport
 
 
 def log_in(page, user, base_url):
