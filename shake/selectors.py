@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import CharField, F, QuerySet, Value
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -114,18 +114,11 @@ def _win_row(win: Win) -> dict[str, Any]:
 def win_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
     """`wallet.received`'s entries for shake wins (SPEC §5: a win is a packet of the
     user's, in 我的红包 and its totals): the user's wins in [start, end)."""
-    entries: QuerySet[Any] = (
-        Win.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end)
-        .order_by()
-        .annotate(
-            r_source=Value("shake", output_field=CharField()),
-            r_id=F("pk"),
-            r_amount=F("amount_fen"),
-            r_at=F("created_at"),
-        )
-        .values(*received.ENTRY_COLUMNS)
+    return received.entries_of(
+        Win.objects.filter(user_id=user_id, created_at__gte=start, created_at__lt=end),
+        source="shake",
+        at="created_at",
     )
-    return entries
 
 
 def win_rows(win_ids: list[int]) -> dict[int, dict[str, Any]]:

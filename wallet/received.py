@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, F, QuerySet, Value
 
 # The columns every source's entries have, in this order (UNION ALL matches by position).
 ENTRY_COLUMNS = ("r_source", "r_id", "r_amount", "r_at")
@@ -39,6 +39,21 @@ class ReceivedSource:
 
 
 _sources: dict[str, ReceivedSource] = {}
+
+
+def entries_of(rows: QuerySet[Any], *, source: str, at: str) -> QuerySet[Any]:
+    """`rows` (a source's model rows with `amount_fen`, already filtered to one user and
+    window) as entries: the `ENTRY_COLUMNS`, `at` naming the field of the time."""
+    return (
+        rows.order_by()
+        .annotate(
+            r_source=Value(source, output_field=CharField()),
+            r_id=F("pk"),
+            r_amount=F("amount_fen"),
+            r_at=F(at),
+        )
+        .values(*ENTRY_COLUMNS)
+    )
 
 
 def received_source_register(source: ReceivedSource) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from django.db.models import CharField, Count, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -219,18 +219,11 @@ def received_rows(entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def claim_entries(*, user_id: int, start: datetime, end: datetime) -> QuerySet[Any]:
     """`wallet.received`'s entries for packet shares: the user's claims opened in [start, end)."""
-    entries: QuerySet[Any] = (
-        Claim.objects.filter(user_id=user_id, opened_at__gte=start, opened_at__lt=end)
-        .order_by()
-        .annotate(
-            r_source=Value("packet", output_field=CharField()),
-            r_id=F("pk"),
-            r_amount=F("amount_fen"),
-            r_at=F("opened_at"),
-        )
-        .values(*received.ENTRY_COLUMNS)
+    return received.entries_of(
+        Claim.objects.filter(user_id=user_id, opened_at__gte=start, opened_at__lt=end),
+        source="packet",
+        at="opened_at",
     )
-    return entries
 
 
 def claim_rows(claim_ids: list[int]) -> dict[int, dict[str, Any]]:
