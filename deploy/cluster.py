@@ -41,6 +41,7 @@ from deploy.stack import (
     ROOT,
     TEMPLATE,
     render_template,
+    serve_in_foreground,
     stack_environment,
     upstream_servers,
     wait_for_port,
@@ -768,32 +769,14 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         base_port=args.base_port,
     )
-    stopping = False
 
-    def _stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    try:
+    def start() -> None:
         print("starting the cluster:")
         cluster.start()
-        print(f"serving {cluster.url}  (logs in {cluster.run_dir}; Ctrl-C stops everything)")
         for name, value in cluster.checks().items():
             print(f"  {name:<15} {value}")
-        for name, pid in cluster.pids().items():
-            print(f"  {name:<15} pid {pid}")
-        while not stopping:
-            exited = cluster.first_exited()
-            if exited:
-                print(f"{exited} exited; stopping the cluster (see {cluster.run_dir}/{exited}.log)")
-                return 1
-            time.sleep(0.5)
-    finally:
-        print("stopping …")
-        cluster.stop()
-    return 0
+
+    return serve_in_foreground(cluster, "cluster", start=start)
 
 
 if __name__ == "__main__":

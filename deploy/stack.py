@@ -33,9 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
@@ -380,6 +381,40 @@ class Stack:
         return None
 
 
+def serve_in_foreground(
+    topology: Any, label: str, *, start: Callable[[], None] | None = None
+) -> int:
+    """Start `topology` (a Stack or a Cluster: start, url, run_dir, pids, first_exited,
+    stop), print where it serves, and keep it up until Ctrl-C or SIGTERM (0) or one of
+    its processes exits (1); every process is stopped either way. `start` runs instead
+    of `topology.start()` when given (a cluster also prints its checks)."""
+    stopping = False
+
+    def _stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        (start or topology.start)()
+        print(f"serving {topology.url}  (logs in {topology.run_dir}; Ctrl-C stops everything)")
+        for name, pid in topology.pids().items():
+            print(f"  {name:<15} pid {pid}")
+        while not stopping:
+            exited = topology.first_exited()
+            if exited:
+                print(
+                    f"{exited} exited; stopping the {label} (see {topology.run_dir}/{exited}.log)"
+                )
+                return 1
+            time.sleep(0.5)
+    finally:
+        print("stopping …")
+        topology.stop()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -408,29 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         with_beat=not args.no_beat,
         run_dir=RUN_DIR,
     )
-    stopping = False
-
-    def _stop(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        stack.start()
-        print(f"serving {stack.url}  (logs in {stack.run_dir}; Ctrl-C stops everything)")
-        for name, pid in stack.pids().items():
-            print(f"  {name:<9} pid {pid}")
-        while not stopping:
-            exited = stack.first_exited()
-            if exited:
-                print(f"{exited} exited; stopping the stack (see {stack.run_dir}/{exited}.log)")
-                return 1
-            time.sleep(0.5)
-    finally:
-        print("stopping …")
-        stack.stop()
-    return 0
+    return serve_in_foreground(stack, "stack")
 
 
 if __name__ == "__main__":
