@@ -7,28 +7,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 
 from redpacket.packets import drafts, rules
 from redpacket.packets.models import Packet
 from tests.invariants import assert_invariants
+from tests.redpacket.test_send_page import browser_for, form_key
 from tests.wallet.conftest import GOOD_CARD, PIN
 from wallet.models import BankCard
 from wallet.selectors import balance_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def browser_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def form_key(html: str) -> str:
-    match = re.search(r'name="idempotency_key" value="([^"]+)"', html)
-    assert match is not None, "no idempotency key in the form"
-    return match.group(1)
 
 
 @pytest.fixture
