@@ -520,8 +520,10 @@ REDPACKET_MAX_SHARE_FEN: int = env.int("REDPACKET_MAX_SHARE_FEN", default=20_000
 REDPACKET_GREETING_MAX = 25
 REDPACKET_DEFAULT_GREETING = "恭喜发财，大吉大利"
 # Crediting (an outbox: wallet/crediting.py): pending rows credited per batch, largest
-# first (大额优先); credits still pending this long make the sweeper drain again.
+# first (大额优先); a wake-up is due this long after the first new row (the rows of that
+# while share one batch); credits still pending this long make the sweeper drain again.
 CREDIT_BATCH_SIZE: int = env.int("CREDIT_BATCH_SIZE", default=500)
+CREDIT_WAKE_DELAY_MS: int = env.int("CREDIT_WAKE_DELAY_MS", default=100)
 CREDIT_SWEEP_AFTER_SECONDS: int = env.int("CREDIT_SWEEP_AFTER_SECONDS", default=60)
 # What the credit sweeper looks after (claims, shake wins) and the checks 对账 runs are
 # registered by the apps themselves (their AppConfig.ready; wallet/crediting.py and

@@ -11,7 +11,10 @@ one database transaction; then `wallet.credited` goes to each receiver.
 
 The services that create rows only *wake* the worker (`credit_wake`): a flag in the cache
 set with NX before the wake-up message is sent, cleared by the drain before it starts, so
-a burst of opens costs one broker message and no wake-up is lost. The sweeper
+a burst of opens costs one broker message and no wake-up is lost. The message is due
+CREDIT_WAKE_DELAY_MS after it is sent, and a drain stops at its first batch that is not
+full: rows that arrive meanwhile wait for the next wake-up, so under a steady stream of
+opens the worker credits a batch per delay instead of a few rows per wake-up. The sweeper
 (`credits_requeue_stale`) wakes a drain whenever credits stay pending too long (a lost
 message, a flushed broker, a dead worker); the ledger reference makes a second credit a
 no-op.
@@ -118,13 +121,13 @@ def _wake() -> None:
         logger.warning("credit wake-up flag unavailable; sending the wake-up", exc_info=True)
         first = True
     if first:
-        _send_drain()
+        _send_drain(delay_seconds=settings.CREDIT_WAKE_DELAY_MS / 1000)
 
 
-def _send_drain() -> None:
+def _send_drain(*, delay_seconds: float = 0) -> None:
     from wallet.tasks import credit_drain
 
-    credit_drain.apply_async()
+    credit_drain.apply_async(countdown=delay_seconds or None)
 
 
 def _clear_wake_flag() -> None:
@@ -138,18 +141,20 @@ def _clear_wake_flag() -> None:
 
 
 def credits_drain(*, max_seconds: float | None = None) -> int:
-    """Credit every pending row of every source, batch after batch, until none is left
-    (rows another worker holds are its own). Clears the wake-up flag first, so an open
-    that commits after this point wakes another drain, and one before is seen here.
-    With `max_seconds`, stops after that long and queues another drain for the rest
-    (a task's time limit). Returns how many rows it credited."""
+    """Credit the pending rows of every source, batch after batch, while batches come
+    full (rows another worker holds are its own). Clears the wake-up flag first, so an
+    open that commits after this point wakes another drain, and one before is seen here:
+    a batch that is not full took every row it could see, and what commits after it has
+    a wake-up of its own. With `max_seconds`, stops after that long and queues another
+    drain for the rest (a task's time limit). Returns how many rows it credited."""
     _clear_wake_flag()
     started = time.monotonic()
     total = 0
+    limit = settings.CREDIT_BATCH_SIZE
     while True:
-        credited = sum(credit_batch(source) for source in credit_sources())
-        total += credited
-        if not credited:
+        counts = [credit_batch(source, limit=limit) for source in credit_sources()]
+        total += sum(counts)
+        if all(count < limit for count in counts):
             return total
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             transaction.on_commit(_send_drain)

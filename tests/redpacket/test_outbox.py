@@ -26,13 +26,16 @@ from wallet.selectors import balance_of
 @pytest.fixture
 def asleep(monkeypatch):
     """The crediting worker never wakes: opens leave their claims pending, and the
-    wake-ups they would have sent are counted (`asleep.sent`)."""
+    wake-ups they would have sent are counted (`asleep.sent`, each one's delay in
+    `asleep.delays`)."""
 
     class Sleeper:
         sent = 0
+        delays: list[float] = []
 
-    def count():
+    def count(*, delay_seconds: float = 0):
         Sleeper.sent += 1
+        Sleeper.delays.append(delay_seconds)
 
     monkeypatch.setattr(crediting, "_send_drain", count)
     return Sleeper
@@ -126,7 +129,7 @@ def test_the_wallet_credited_events_carry_each_credits_running_balance(
 
 @pytest.mark.django_db
 def test_opens_send_one_wake_up_while_one_is_in_flight(
-    people, send, asleep, django_capture_on_commit_callbacks
+    people, send, asleep, django_capture_on_commit_callbacks, settings
 ):
     room, sender, members = people(8)
     packets = [send(sender, room, count=8, total_fen=800) for _ in range(5)]
@@ -136,6 +139,7 @@ def test_opens_send_one_wake_up_while_one_is_in_flight(
                 services.packet_open(user=member, packet_id=packet.pk)
     assert Claim.objects.filter(credit_status="pending").count() == 40
     assert asleep.sent == 1  # forty opens, one message
+    assert asleep.delays == [settings.CREDIT_WAKE_DELAY_MS / 1000]  # due after the delay
     # The drain clears the flag before it credits: the next open wakes again.
     assert crediting.credits_drain() == 40
     extra = send(sender, room, count=2, total_fen=200)
@@ -144,6 +148,32 @@ def test_opens_send_one_wake_up_while_one_is_in_flight(
             services.packet_open(user=member, packet_id=extra.pk)
     assert asleep.sent == 2
     assert crediting.credits_drain() == 2
+    _claims_credited_once()
+    assert_invariants()
+
+
+@pytest.mark.django_db
+def test_a_drain_goes_on_while_batches_come_full_and_stops_at_the_first_that_is_not(
+    people, send, asleep, settings, monkeypatch
+):
+    settings.CREDIT_BATCH_SIZE = 5
+    room, sender, members = people(12)
+    packet = send(sender, room, count=12, total_fen=1_200)
+    for member in members:
+        services.packet_open(user=member, packet_id=packet.pk)
+    batches = []
+    batch = crediting.credit_batch
+
+    def counted(source, **kwargs):
+        credited = batch(source, **kwargs)
+        batches.append((source.model._meta.model_name, credited))
+        return credited
+
+    monkeypatch.setattr(crediting, "credit_batch", counted)
+    assert crediting.credits_drain() == 12
+    # 5 + 5 + 2: the third batch took every pending claim it could see, so no fourth
+    # (claims committed after it have their own wake-up).
+    assert [n for model, n in batches if model == "claim"] == [5, 5, 2]
     _claims_credited_once()
     assert_invariants()
 
