@@ -45,6 +45,7 @@ class Snapshot:
     facts: PacketFacts | None  # None: not cached
     left: int | None  # None: the gate is missing
     my_amount: int | None  # the caller's share once opened
+    admitted: bool = False  # the gate has let the caller in (opened, or opening now)
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,13 @@ class PacketState:
     shares: dict[int, int | None]  # admitted user → share (None until opened)
 
     def snapshot_for(self, user_id: int) -> Snapshot:
-        mine = self.shares.get(user_id) if self.left is not None else None
-        return Snapshot(facts=self.facts, left=self.left, my_amount=mine)
+        live = self.left is not None
+        return Snapshot(
+            facts=self.facts,
+            left=self.left,
+            my_amount=self.shares.get(user_id) if live else None,
+            admitted=live and user_id in self.shares,
+        )
 
 
 class PacketStore(Protocol):
@@ -178,6 +184,7 @@ class RedisPacketStore:
             facts=_packet_facts(decode(facts)),
             left=int(left) if left is not None else None,
             my_amount=_amount(mine),
+            admitted=left is not None and mine is not None,
         )
 
     def state(self, packet_id: int) -> PacketState:
@@ -251,8 +258,10 @@ class LocalPacketStore:
         with self._lock:
             facts = _packet_facts(self._facts.get(_keys(packet_id)[2]))
             left = self._live_left(packet_id)
-            mine = self._who.get(packet_id, {}).get(user_id) if left is not None else None
-            return Snapshot(facts=facts, left=left, my_amount=mine)
+            who = self._who.get(packet_id, {}) if left is not None else {}
+            return Snapshot(
+                facts=facts, left=left, my_amount=who.get(user_id), admitted=user_id in who
+            )
 
     def state(self, packet_id: int) -> PacketState:
         with self._lock:

@@ -33,6 +33,19 @@ def test_admits_each_user_once_and_at_most_left(store):
     assert store.snapshot(1, 12).left == 0
 
 
+def test_snapshot_tells_whether_the_gate_let_the_caller_in(store):
+    assert store.snapshot(1, 10).admitted is False  # no gate
+    store.build_gate(1, 1, {}, TTL)
+    assert store.snapshot(1, 10).admitted is False
+    store.admit(1, 10)
+    opening = store.snapshot(1, 10)
+    assert opening.admitted is True and opening.my_amount is None
+    assert store.snapshot(1, 11).admitted is False and store.snapshot(1, 11).left == 0
+    store.record(1, 10, 80)
+    opened = store.snapshot(1, 10)
+    assert opened.admitted is True and opened.my_amount == 80
+
+
 def test_release_gives_the_place_back_only_once(store):
     store.build_gate(1, 1, {}, TTL)
     store.admit(1, 10)

@@ -99,6 +99,30 @@ def test_open_after_the_last_share_is_finished(group, send):
         services.packet_open(user=users[2], packet_id=packet.pk)
 
 
+def test_repeat_opens_and_refusals_of_a_finished_packet_are_answered_from_one_read(
+    group, send, monkeypatch
+):
+    """The snapshot that brings the facts also says whether the caller has a share and
+    whether places are left: the crowd behind a finished packet is never admitted."""
+    from redpacket.packets.gate import packet_store
+
+    room, users = group(4)
+    packet = send(users[0], room, count=1, kind="normal", share_fen=50)
+    first = services.packet_open(user=users[1], packet_id=packet.pk)
+    store = packet_store()
+    admits = []
+    admit = store.admit
+    monkeypatch.setattr(store, "admit", lambda *args: admits.append(args) or admit(*args))
+    again = services.packet_open(user=users[1], packet_id=packet.pk)
+    assert (again.amount_fen, again.repeat) == (first.amount_fen, True)
+    for late in users[2:]:
+        with pytest.raises(errors.PacketFinished):
+            services.packet_open(user=late, packet_id=packet.pk)
+    assert admits == []
+    assert Claim.objects.filter(packet=packet).count() == 1
+    assert_invariants()
+
+
 def test_open_after_expiry_is_410_but_a_share_already_taken_is_still_shown(group, send):
     room, users = group(3)
     packet = send(users[0], room, count=2)

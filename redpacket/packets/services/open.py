@@ -20,7 +20,7 @@ from redpacket.accounts.models import User
 from redpacket.accounts.selectors import user_data
 from redpacket.packets import errors, facts, rules
 from redpacket.packets.facts import PacketFacts
-from redpacket.packets.gate import Admission, packet_store
+from redpacket.packets.gate import Admission, Snapshot, packet_store
 from redpacket.packets.models import Claim, Packet
 from redpacket.packets.services.common import packet_shares_of, publish_to_rooms
 from wallet import crediting
@@ -49,10 +49,12 @@ def may_open(packet_facts: PacketFacts, user_id: int) -> bool:
     return to_user_id is None or to_user_id == user_id
 
 
-def packet_facts_for(packet_id: int) -> PacketFacts:
-    """Cached facts, rebuilt from the database on a miss; PacketNotFound if none."""
-    cached = packet_store().snapshot(packet_id, 0).facts
-    found = cached or facts.load(packet_id)
+def packet_facts_for(packet_id: int, snapshot: Snapshot | None = None) -> PacketFacts:
+    """Cached facts (from `snapshot` if the caller has read the gate already), rebuilt
+    from the database on a miss; PacketNotFound if none."""
+    if snapshot is None:
+        snapshot = packet_store().snapshot(packet_id, 0)
+    found = snapshot.facts or facts.load(packet_id)
     if found is None:
         raise errors.PacketNotFound()
     return found
@@ -66,7 +68,11 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
     them), 410 expired, 409 finished. The unique (packet, user) index is the last guard,
     and the claim statement itself takes no share of an exclusive packet for another.
     """
-    packet_facts = packet_facts_for(packet_id)
+    store = packet_store()
+    # One round trip for the facts and the gate's word on the caller: a repeat open and
+    # a refusal of a finished packet (most of a crowd's answers) need no other.
+    seen = store.snapshot(packet_id, user.pk)
+    packet_facts = packet_facts_for(packet_id, seen)
     room_id = member_room(packet_facts, user.pk)
     if room_id is None:
         raise errors.PacketNotAllowed()
@@ -74,8 +80,10 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
         raise errors.PacketNotAllowed(gettext("不能领取自己发给对方的红包"))
     if not may_open(packet_facts, user.pk):
         raise errors.PacketNotAllowed()
+    if seen.my_amount is not None:
+        # The gate holds the share of the caller's committed open: the same answer again.
+        return OpenResult(seen.my_amount, repeat=True)
 
-    store = packet_store()
     if (
         timezone.now().timestamp() >= packet_facts["expires_ts"]
         or packet_facts["status"] == rules.EXPIRED
@@ -89,6 +97,8 @@ def packet_open(*, user: User, packet_id: int) -> OpenResult:
             return OpenResult(previous, repeat=True)
         store.close(packet_id)
         raise errors.PacketExpired()
+    if seen.left == 0 and not seen.admitted:
+        raise errors.PacketFinished()  # the gate's admission would say so
 
     admission = store.admit(packet_id, user.pk)
     if admission is Admission.MISSING:
