@@ -1,6 +1,7 @@
 """A stateful property test of the money paths, driven as a hostile client would drive them.
 
-Three users top up, withdraw, transfer, send (from change and from cards), open, forward
+Three users top up, withdraw, transfer, send (from change and from cards; lucky, normal
+and 专属红包 for a member, the sender, a stranger, no one or not an id), open, forward
 and expire packets through the real API on PostgreSQL and Redis. The client chooses its
 Idempotency-Keys badly on purpose: fresh, reused, reused with another body, reused on
 another endpoint, suffixed like the server's own references (":reversal", ":refund",
@@ -33,6 +34,7 @@ from hypothesis.stateful import (
     consumes,
     initialize,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -83,6 +85,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.sent: dict[tuple[int, str, str], tuple[dict, int, Any]] = {}
         self.keys: list[tuple[int, str]] = []
         self.fail_next_send = False
+        self.exclusive: set[int] = set()  # packets sent as 专属红包
 
     # --- the world ---------------------------------------------------------------------
 
@@ -122,6 +125,10 @@ class MoneyMachine(RuleBasedStateMachine):
         )
         self.direct, _ = chat_services.room_get_or_create_direct(
             user=self.users[0], other_user_id=self.users[1].pk
+        )
+        # In no room of the run: an exclusive packet "for" them names a non-member.
+        self.stranger = User.objects.create_user(
+            username=f"stranger-{tag}", password="pw-machine-1", display_name="stranger"
         )
 
     def teardown(self) -> None:
@@ -245,21 +252,56 @@ class MoneyMachine(RuleBasedStateMachine):
     )
     def send(self, data, who, pay, count, total, direct, fault):
         room = self.direct if direct else self.group
-        body = {"room_id": room.pk, "pin": PIN}
+        body = {"room_id": room.pk}
         if direct:
             body |= {"kind": "normal", "count": 1, "share_fen": total}
         else:
             body |= {"kind": "lucky", "count": count, "total_fen": total}
+        return self._send(data, who, pay, body, fault)
+
+    @rule(
+        target=packets,
+        data=st.data(),
+        who=st.integers(0, 2),
+        pay=st.sampled_from(["balance", 0, 1, 2]),
+        count=st.sampled_from([1, 1, 1, 2]),
+        total=st.sampled_from([1, 300, 20_000, 60_000]),
+        direct=st.sampled_from([False, False, False, True]),
+        to=st.sampled_from([0, 1, 1, 2, 2, "stranger", "nobody", "text"]),
+        fault=st.booleans(),
+    )
+    def send_exclusive(self, data, who, pay, count, total, direct, to, fault):
+        """专属红包 for a member, the sender, a stranger, no one, or not an id at all,
+        sometimes of two shares or in a direct room (where there is no such kind)."""
+        room = self.direct if direct else self.group
+        body = {"room_id": room.pk, "kind": "exclusive", "count": count, "share_fen": total}
+        body["to_user_id"] = {"stranger": self.stranger.pk, "nobody": 2**62, "text": "carol"}.get(
+            to, self.users[to].pk if isinstance(to, int) else None
+        )
+        return self._send(data, who, pay, body, fault)
+
+    def _send(self, data, who, pay, body, fault):
+        body = {**body, "pin": PIN}
         body["pay_with"] = "balance" if pay == "balance" else self.cards[who][pay].pk
         key = self._key(data, who)
         if fault:
             failed = self._post_with_fault(who, body, key)
             if failed.status_code != 503:
                 self._check_replay(who, "send", key, body, failed)
-                return failed.json()["id"] if failed.status_code == 201 else None
+                return self._sent(failed)
             # The client retries after a 503 with the same key, as API.md tells it to.
-        response = self._post(who, "send", body, key)
-        return response.json()["id"] if response.status_code == 201 else None
+        return self._sent(self._post(who, "send", body, key))
+
+    def _sent(self, response):
+        """The new packet's id for the bundle (nothing if refused, so that opens and
+        forwards are drawn from real packets); 专属红包 are remembered."""
+        if response.status_code != 201:
+            return multiple()
+        packet_id = response.json()["id"]
+        if response.json()["kind"] == "exclusive":
+            self.exclusive.add(packet_id)
+            ANSWERS["send exclusive 201"] += 1
+        return packet_id
 
     def _post_with_fault(self, who, body, key):
         """The send's transaction fails with a database error after the money was asked
@@ -291,15 +333,13 @@ class MoneyMachine(RuleBasedStateMachine):
             self._open(packet, who)
 
     def _open(self, packet, who):
-        if packet is None:
-            return
         response = self.clients[who].post(f"/api/packets/{packet}/open", format="json")
         self._check_answer("open", response)
+        if packet in self.exclusive:
+            ANSWERS[f"open exclusive {response.status_code}"] += 1
 
     @rule(packet=packets, who=st.integers(0, 2), to_group=st.booleans())
     def forward(self, packet, who, to_group):
-        if packet is None:
-            return
         room = self.group if to_group else self.direct
         response = self.clients[who].post(
             f"/api/packets/{packet}/forward", {"room_id": room.pk}, format="json"
@@ -310,8 +350,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def expire(self, packet):
         from redpacket.packets import services
 
-        if packet is not None:
-            services.packet_expire(packet_id=packet, force=True)
+        services.packet_expire(packet_id=packet, force=True)
 
     @precondition(lambda self: hasattr(self, "users"))
     @rule()
@@ -368,5 +407,14 @@ def test_money_holds_whatever_a_hostile_client_does(unthrottled):
     run_state_machine_as_test(seed(SEED)(MoneyMachine), settings=machine_settings)
     print("answers:", dict(sorted(ANSWERS.items())))
     # The run reached the money paths, not only their refusals.
-    for answer in ("topup 200", "withdraw 200", "transfer 200", "send 201", "open 200"):
+    for answer in (
+        "topup 200",
+        "withdraw 200",
+        "transfer 200",
+        "send 201",
+        "open 200",
+        "send exclusive 201",
+        "open exclusive 200",  # by the member it is for
+        "open exclusive 403",  # by anyone else
+    ):
         assert ANSWERS[answer] > 0, (answer, ANSWERS)
