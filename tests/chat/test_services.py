@@ -192,6 +192,22 @@ def test_cached_membership_needs_no_sql_when_warm(
         assert selectors.room_member_ids(room.pk) == frozenset({alice.pk, bob.pk})
 
 
+@pytest.mark.redis
+def test_a_process_decodes_a_rooms_cached_members_again_only_when_they_change(
+    make_user, group_room, django_capture_on_commit_callbacks
+):
+    alice, bob, carol = make_user(), make_user(), make_user()
+    room = group_room(alice, bob)
+    with django_capture_on_commit_callbacks(execute=True):
+        selectors.room_member_ids(room.pk)
+    first = selectors.room_member_ids(room.pk)
+    assert selectors.room_member_ids(room.pk) is first  # the same bytes: not decoded again
+    with django_capture_on_commit_callbacks(execute=True):
+        services.room_add_members(room=room, actor=alice, user_ids=[carol.pk])
+    assert selectors.room_member_ids(room.pk) == frozenset({alice.pk, bob.pk, carol.pk})
+    assert selectors.is_member(room_id=room.pk, user_id=carol.pk)
+
+
 def test_members_read_in_a_rolled_back_transaction_are_never_cached(make_user, group_room):
     from django.core.cache import cache
     from django.db import transaction
