@@ -27,12 +27,14 @@ from typing import Any
 from bench import env as bench_env
 from bench.context import process_tree
 
-# Which tier each process of the cluster belongs to (the capacity model's rows).
+# Which tier each process belongs to (the capacity model's rows): the cluster's names,
+# then the single stack's (`web`, `daphne-1`, `worker`; its Redis is the machine's
+# `redis-server`).
 TIERS = {
-    "web": ("web1", "web2"),
-    "ws": ("daphne1", "daphne2"),
+    "web": ("web1", "web2", "web"),
+    "ws": ("daphne1", "daphne2", "daphne-"),
     "front": ("nginx",),
-    "worker": ("worker1", "worker2", "beat"),
+    "worker": ("worker1", "worker2", "worker", "beat"),
     "redis": ("redis-",),
     "channels": ("channels-",),
     "pgbouncer": ("pgbouncer",),
@@ -180,11 +182,24 @@ class NodeSampler:
             return [int(row[0]) for row in rows]
         return []
 
+    def _groups(self) -> dict[str, list[Any]]:
+        """Process trees by name: the stack's own, and for the single stack (whose Redis
+        is the machine's) the local redis-server."""
+        import psutil
+
+        pids = getattr(self.stack, "all_pids", self.stack.pids)()
+        groups = {name: process_tree(pid) for name, pid in pids.items()}
+        if not any(tier_of(name) == "redis" for name in groups):
+            groups["redis-server"] = [
+                p for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"
+            ]
+        return groups
+
     def snapshot(self) -> dict[str, Any]:
         import psutil
 
         per_pid: dict[int, tuple[str, float]] = {}
-        groups = {name: process_tree(pid) for name, pid in self.stack.all_pids().items()}
+        groups = self._groups()
         groups["postgres-primary"] = []
         for pid in self._backend_pids():
             with contextlib.suppress(psutil.Error):

@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
             bench_env.setup_django(target, **stack.django_environment())
             summary["meta"]["topology"] = stack.topology()
             sampler = NodeSampler(stack, target.database, target.postgres_url)
+        else:
+            from bench.cluster import NodeSampler
+
+            # Where each load's CPU goes: the stack's processes, the database's backends
+            # and the machine's Redis (bench/cluster.py); the rest is the load generator.
+            sampler = NodeSampler(stack, target.database, target.postgres_url)
         progress.update(1)
         progress.set_description("seeding")
         ctx = Context(
@@ -151,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["memory_after_run_mb"] = memory.server_rss(stack)
         progress.set_description("reconciliation")
         summary["invariants"] = invariants.reconcile()
-        if args.cluster:
-            summary["nodes"] = ctx.nodes
+        summary["nodes"] = ctx.nodes
         progress.update(1)
     finally:
         progress.close()
