@@ -3,7 +3,7 @@
 It checks that PostgreSQL and Redis are up (it starts neither), drops and creates its own
 database (BENCH_DATABASE, default `redpacket_bench`) and uses its own Redis database
 (BENCH_REDIS_URL, default db 5), starts the deployed topology (deploy/stack.py: nginx in
-front of gunicorn and daphne, one Celery worker) on free ports, seeds through the
+front of granian and two daphnes, one Celery worker and beat) on free ports, seeds through the
 services (bulk where a scenario only needs the rows to exist), and drives load from
 separate processes: wrk (C, Lua scripts rotating per-user tokens) for HTTP and
 bench/fanout.py processes for websockets. Then it lets the worker drain, runs every
