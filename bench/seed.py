@@ -246,6 +246,7 @@ def claim_backlog(people: People, *, packets: int, count: int) -> list[tuple[int
     now = timezone.now()
     secret = settings.ALLOCATION_SECRET.encode()
     claims = []
+    created = dict(Packet.objects.filter(pk__in=ids).values_list("pk", "created_at"))
     with transaction.atomic():
         for packet_id in ids:
             shares = lucky_shares(
@@ -256,7 +257,14 @@ def claim_backlog(people: People, *, packets: int, count: int) -> list[tuple[int
                 max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
             )
             claims += [
-                Claim(packet_id=packet_id, user=user, index=i, amount_fen=amount, opened_at=now)
+                Claim(
+                    packet_id=packet_id,
+                    packet_created_at=created[packet_id],
+                    user=user,
+                    index=i,
+                    amount_fen=amount,
+                    opened_at=now,
+                )
                 for i, (user, amount) in enumerate(zip(crowd, shares, strict=True))
             ]
         Claim.objects.bulk_create(claims, batch_size=5000)
