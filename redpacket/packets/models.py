@@ -168,10 +168,10 @@ class Claim(models.Model):
             models.Index(fields=["user", "-opened_at"], name="claim_user_recent"),
         ]
 
+    def __str__(self) -> str:
+        return f"#{self.packet_id}[{self.index}] {self.user_id}: {self.amount_fen}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.packet_created_at is None:
             self.packet_created_at = self.packet.created_at
         super().save(*args, **kwargs)
-
-    def __str__(self) -> str:
-        return f"#{self.packet_id}[{self.index}] {self.user_id}: {self.amount_fen}"

@@ -26,9 +26,7 @@ def _partition_of(table: str, row_id: int) -> str:
 
 
 def _months_ago(n: int) -> dt.datetime:
-    return partitions.add_months(partitions.month_start(timezone.now()), -n) + dt.timedelta(
-        days=3
-    )
+    return partitions.add_months(partitions.month_start(timezone.now()), -n) + dt.timedelta(days=3)
 
 
 @pytest.fixture
@@ -87,9 +85,7 @@ def test_a_claim_lands_in_its_packets_month_even_when_opened_later(group, send, 
     }
 
 
-def test_a_claim_naming_another_month_is_refused_and_so_is_a_second_share(
-    group, send, past_months
-):
+def test_a_claim_naming_another_month_is_refused_and_so_is_a_second_share(group, send, past_months):
     room, (alice, bob, *_rest) = group(3)
     packet = send(alice, room, count=2)
     services.packet_open(user=bob, packet_id=packet.pk)
