@@ -41,18 +41,19 @@ class Sizes:
     backlog: int  # claims pending credit for the drain
     growth_small: int
     growth_large: int
+    growth_huge: int
     memory_rounds: int
 
 
 FULL = Sizes(
     crowd=2000, senders=200, seconds=20, connections=64, hot_packets=150, spread_packets=10_000,
     fanout_members=2000, fanout_sends=10, fanout_processes=4, backlog=20_000,
-    growth_small=10_000, growth_large=1_000_000, memory_rounds=3,
+    growth_small=10_000, growth_large=1_000_000, growth_huge=10_000_000, memory_rounds=3,
 )  # fmt: skip
 QUICK = Sizes(
     crowd=200, senders=20, seconds=3, connections=16, hot_packets=20, spread_packets=300,
     fanout_members=40, fanout_sends=3, fanout_processes=2, backlog=1_000,
-    growth_small=2_000, growth_large=20_000, memory_rounds=2,
+    growth_small=2_000, growth_large=20_000, growth_huge=50_000, memory_rounds=2,
 )  # fmt: skip
 
 

@@ -79,6 +79,13 @@ TARGETS = [
         "<=",
         1.2,
     ),
+    (
+        "growth: hot-open p50 ≤ 1.2 × (10 M claims vs small history)",
+        "growth_huge",
+        "p50_vs_small",
+        "<=",
+        1.2,
+    ),
 ]
 
 
@@ -210,6 +217,8 @@ def _note(name: str, data: dict[str, Any]) -> str:
         note = f"{data['claims_in_database']:,} claims in the database"
         if "p50_vs_small" in data:
             note += f"; p50 × {data['p50_vs_small']} of the small-history run"
+        if "partitions" in data:
+            note += f"; claims in {data['partitions'].get('redpacket_claim', 0)} partitions"
     return note
 
 

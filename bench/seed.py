@@ -26,6 +26,7 @@ from chat import selectors as chat_selectors
 from chat.models import Membership, Message, Room
 from redpacket.accounts.authentication import user_for_token
 from redpacket.accounts.models import User
+from redpacket.kernel import partitions
 from redpacket.packets import facts
 from redpacket.packets.allocation import lucky_shares
 from redpacket.packets.models import Claim, Packet
@@ -246,6 +247,7 @@ def claim_backlog(people: People, *, packets: int, count: int) -> list[tuple[int
     now = timezone.now()
     secret = settings.ALLOCATION_SECRET.encode()
     claims = []
+    created = dict(Packet.objects.filter(pk__in=ids).values_list("pk", "created_at"))
     with transaction.atomic():
         for packet_id in ids:
             shares = lucky_shares(
@@ -256,7 +258,14 @@ def claim_backlog(people: People, *, packets: int, count: int) -> list[tuple[int
                 max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
             )
             claims += [
-                Claim(packet_id=packet_id, user=user, index=i, amount_fen=amount, opened_at=now)
+                Claim(
+                    packet_id=packet_id,
+                    packet_created_at=created[packet_id],
+                    user=user,
+                    index=i,
+                    amount_fen=amount,
+                    opened_at=now,
+                )
                 for i, (user, amount) in enumerate(zip(crowd, shares, strict=True))
             ]
         Claim.objects.bulk_create(claims, batch_size=5000)
@@ -273,15 +282,74 @@ def claims_total() -> int:
 
 
 HISTORY_SHARES = 100  # claims per history packet
+HISTORY_DAYS = 180  # history spread over about the last six months (several partitions)
+HISTORY_CHUNK = 10_000  # packets (1 M claims and their ledger rows) per transaction
+
+_HISTORY_PACKETS = """
+INSERT INTO redpacket_packet (room_id, sender_id, kind, count, total_fen, share_fen,
+    greeting, remaining_count, remaining_fen, refunded_fen, status, request_key,
+    fund_reference, created_at, expires_at, finished_at)
+SELECT %(room)s, %(sender)s, 'normal', %(shares)s, %(shares)s, 1, '往期', 0, 0, 0,
+    'finished', %(tag)s || '-' || g, 'packet-fund:' || %(sender)s || ':' || %(tag)s || '-' || g,
+    at, at + interval '1 day', at + interval '100 seconds'
+FROM (
+    SELECT g, now() - interval '2 days'
+        - interval '1 day' * %(days)s * (1 - (%(first)s + g)::float8 / %(all)s) AS at
+    FROM generate_series(1, %(n)s) AS g
+) AS s
+"""
+
+# The packets' funding: a transaction and its two legs each, dated as the packet.
+_HISTORY_FUNDING = """
+WITH t AS (
+    INSERT INTO wallet_ledgertransaction (kind, reference, memo, created_at)
+    SELECT 'packet_fund', fund_reference, '', created_at FROM bench_hist
+    RETURNING id, created_at
+)
+INSERT INTO wallet_entry (transaction_id, account_id, amount_fen, created_at)
+SELECT t.id, leg.account_id, leg.amount, t.created_at
+FROM t CROSS JOIN LATERAL (VALUES (%(sender)s, -%(shares)s), (%(escrow)s, %(shares)s))
+    AS leg(account_id, amount)
+"""
+
+# The claims (in their packet's month, opened within 100 s of the send), each credited:
+# its transaction, its two legs, the receivers' balances — one statement, no re-reading.
+_HISTORY_CLAIMS = """
+WITH c AS (
+    INSERT INTO redpacket_claim (packet_id, packet_created_at, user_id, index, amount_fen,
+        opened_at, credit_status, credited_at)
+    SELECT h.id, h.created_at, (%(users)s::bigint[])[1 + ((h.id + i) %% %(nu)s)], i, 1,
+        h.created_at + interval '1 second' * (i + 1), 'credited',
+        h.created_at + interval '1 second' * (i + 2)
+    FROM bench_hist h CROSS JOIN generate_series(0, %(last)s) AS i
+    RETURNING id, user_id, credited_at
+), t AS (
+    INSERT INTO wallet_ledgertransaction (kind, reference, memo, created_at)
+    SELECT 'claim_credit', 'claim:' || c.id, '', c.credited_at FROM c
+    RETURNING id, reference, created_at
+), balances AS (
+    UPDATE wallet_account a SET balance_fen = a.balance_fen + d.delta
+    FROM (SELECT user_id, count(*) AS delta FROM c GROUP BY user_id) AS d
+    WHERE a.user_id = d.user_id
+)
+INSERT INTO wallet_entry (transaction_id, account_id, amount_fen, created_at)
+SELECT t.id, leg.account_id, leg.amount, t.created_at
+FROM t
+JOIN c ON c.id = substr(t.reference, 7)::bigint
+JOIN wallet_account a ON a.user_id = c.user_id
+CROSS JOIN LATERAL (VALUES (%(escrow)s, -1), (a.id, 1)) AS leg(account_id, amount)
+"""
 
 
 def load_history(people: People, *, claims: int) -> int:
     """Bulk-load `claims` claims of finished, fully credited history: normal packets of
-    100 one-fen shares from one sender, each with its funding movement, each claim with
-    its credit movement — generated inside PostgreSQL (INSERT … SELECT), so a million
-    rows take seconds. The ledger's per-row balance triggers are skipped for this bulk
-    load only (session_replication_role); the 对账 at the end of the run checks every
-    transaction's balance anyway. Returns the claims added."""
+    100 one-fen shares from one sender, sent over the last ~6 months (so they fill several
+    monthly partitions), each with its funding movement, each claim in its packet's month
+    with its credit movement dated when it was credited — generated inside PostgreSQL
+    (INSERT … SELECT generate_series), 1 M claims per transaction. The ledger's per-row
+    balance triggers are skipped for this bulk load only (session_replication_role); the
+    对账 at the end of the run checks every transaction's balance anyway. Returns the
+    claims added."""
     n_packets = max(1, claims // HISTORY_SHARES)
     total = n_packets * HISTORY_SHARES
     sender = people.packet_sender
@@ -289,93 +357,57 @@ def load_history(people: People, *, claims: int) -> int:
     receivers = [user.pk for user in people.users]
     if len(receivers) < HISTORY_SHARES:
         raise ValueError("history needs at least 100 crowd users")
+    sender_account = Account.objects.get(user=sender).pk
+    escrow = wallet.system_account(Account.Kind.PACKET_ESCROW).pk
     tag = f"hist-{uuid.uuid4().hex[:10]}"
-    room_id = people.hot_room.pk
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute("SET LOCAL session_replication_role = replica")
-        sender_account = Account.objects.get(user=sender).pk
-        escrow = wallet.system_account(Account.Kind.PACKET_ESCROW).pk
-        cur.execute(
-            """
-            INSERT INTO redpacket_packet (room_id, sender_id, kind, count, total_fen, share_fen,
-                greeting, remaining_count, remaining_fen, refunded_fen, status, request_key,
-                fund_reference, created_at, expires_at, finished_at)
-            SELECT %(room)s, %(sender)s, 'normal', %(shares)s, %(shares)s, 1, '往期', 0, 0, 0,
-                'finished', %(tag)s || '-' || g,
-                'packet-fund:' || %(sender)s || ':' || %(tag)s || '-' || g,
-                now() - interval '3 days', now() - interval '2 days', now() - interval '3 days'
-            FROM generate_series(1, %(n)s) AS g
-            """,
-            {
-                "room": room_id,
-                "sender": sender.pk,
-                "shares": HISTORY_SHARES,
-                "tag": tag,
-                "n": n_packets,
-            },
-        )
-        cur.execute(
-            "CREATE TEMP TABLE bench_hist ON COMMIT DROP AS "
-            "SELECT id, fund_reference FROM redpacket_packet WHERE request_key LIKE %s",
-            [f"{tag}-%"],
-        )
-        cur.execute(
-            """
-            INSERT INTO redpacket_claim (packet_id, user_id, index, amount_fen, opened_at,
-                credit_status, credited_at)
-            SELECT h.id, (%(users)s::bigint[])[1 + ((h.id + i) %% %(nu)s)], i, 1,
-                now() - interval '3 days', 'credited', now() - interval '3 days'
-            FROM bench_hist h CROSS JOIN generate_series(0, %(last)s) AS i
-            """,
-            {"users": receivers, "nu": len(receivers), "last": HISTORY_SHARES - 1},
-        )
-        cur.execute(
-            """
-            INSERT INTO wallet_ledgertransaction (kind, reference, memo, created_at)
-            SELECT 'packet_fund', fund_reference, '', now() FROM bench_hist
-            UNION ALL
-            SELECT 'claim_credit', 'claim:' || c.id, '', now()
-            FROM redpacket_claim c JOIN bench_hist h ON h.id = c.packet_id
-            """
-        )
-        cur.execute(
-            """
-            INSERT INTO wallet_entry (transaction_id, account_id, amount_fen, created_at)
-            SELECT t.id, leg.account_id, leg.amount, now()
-            FROM bench_hist h
-            JOIN wallet_ledgertransaction t ON t.reference = h.fund_reference
-            CROSS JOIN LATERAL (VALUES (%(sender)s, -%(shares)s), (%(escrow)s, %(shares)s))
-                AS leg(account_id, amount)
-            """,
-            {"sender": sender_account, "escrow": escrow, "shares": HISTORY_SHARES},
-        )
-        cur.execute(
-            """
-            INSERT INTO wallet_entry (transaction_id, account_id, amount_fen, created_at)
-            SELECT t.id, leg.account_id, leg.amount, now()
-            FROM redpacket_claim c
-            JOIN bench_hist h ON h.id = c.packet_id
-            JOIN wallet_ledgertransaction t ON t.reference = 'claim:' || c.id
-            JOIN wallet_account a ON a.user_id = c.user_id
-            CROSS JOIN LATERAL (VALUES (%(escrow)s, -1), (a.id, 1)) AS leg(account_id, amount)
-            """,
-            {"escrow": escrow},
-        )
-        # Balances move by the deltas (a row-locking UPDATE: safe beside a running worker).
-        cur.execute(
-            """
-            UPDATE wallet_account a SET balance_fen = a.balance_fen + d.delta
-            FROM (
-                SELECT a2.id, count(*) AS delta FROM redpacket_claim c
-                JOIN bench_hist h ON h.id = c.packet_id
-                JOIN wallet_account a2 ON a2.user_id = c.user_id GROUP BY a2.id
-            ) AS d WHERE a.id = d.id
-            """
-        )
-        cur.execute(
-            "UPDATE wallet_account SET balance_fen = balance_fen - %s WHERE id = %s",
-            [total, sender_account],
-        )
+    if connection.vendor == "postgresql":
+        # The history's months get their partitions first (a fresh database has them
+        # from its first month on; older rows would all land in DEFAULT).
+        oldest = timezone.now() - timedelta(days=HISTORY_DAYS + 3)
+        with connection.cursor() as cur:
+            for table, key in partitions.PARTITIONED.items():
+                partitions.ensure_months(cur, table, key, first=oldest)
+    for first in range(0, n_packets, HISTORY_CHUNK):
+        n = min(HISTORY_CHUNK, n_packets - first)
+        chunk = f"{tag}-{first // HISTORY_CHUNK}"
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute("SET LOCAL session_replication_role = replica")
+            cur.execute("SET LOCAL work_mem = '256MB'")
+            cur.execute(
+                _HISTORY_PACKETS,
+                {
+                    "room": people.hot_room.pk,
+                    "sender": sender.pk,
+                    "shares": HISTORY_SHARES,
+                    "tag": chunk,
+                    "days": HISTORY_DAYS,
+                    "first": first,
+                    "all": n_packets,
+                    "n": n,
+                },
+            )
+            cur.execute(
+                "CREATE TEMP TABLE bench_hist ON COMMIT DROP AS SELECT id, fund_reference,"
+                " created_at FROM redpacket_packet WHERE sender_id = %s AND request_key LIKE %s",
+                [sender.pk, f"{chunk}-%"],
+            )
+            cur.execute(
+                _HISTORY_FUNDING,
+                {"sender": sender_account, "escrow": escrow, "shares": HISTORY_SHARES},
+            )
+            cur.execute(
+                _HISTORY_CLAIMS,
+                {
+                    "users": receivers,
+                    "nu": len(receivers),
+                    "last": HISTORY_SHARES - 1,
+                    "escrow": escrow,
+                },
+            )
+            cur.execute(
+                "UPDATE wallet_account SET balance_fen = balance_fen - %s WHERE id = %s",
+                [n * HISTORY_SHARES, sender_account],
+            )
     with connection.cursor() as cur:
         for table in (
             "redpacket_packet",
@@ -385,3 +417,17 @@ def load_history(people: People, *, claims: int) -> int:
         ):
             cur.execute(f"VACUUM ANALYZE {table}")
     return total
+
+
+def partition_counts() -> dict[str, dict[str, int]]:
+    """Monthly partitions (DEFAULT included) of the partitioned tables; {} on SQLite."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.inhparent::regclass::text, count(*) FROM pg_inherits i"
+            " JOIN pg_partitioned_table p ON p.partrelid = i.inhparent"
+            " JOIN pg_class c ON c.oid = i.inhrelid AND c.relkind = 'r'"
+            " GROUP BY 1 ORDER BY 1"
+        )
+        return {"partitions": dict(cursor.fetchall())}

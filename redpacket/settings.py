@@ -316,6 +316,8 @@ CELERY_BEAT_SCHEDULE = {
     # Start due shake campaigns, end those past their end time and refund the rest.
     "shake-end-campaigns": {"task": "shake.tasks.end_campaigns", "schedule": 60.0},
     "idempotency-purge": {"task": "wallet.tasks.idempotency_purge", "schedule": 3600.0},
+    # The coming months' partitions of claims, ledger entries and messages (PostgreSQL).
+    "partition-upkeep": {"task": "redpacket.tasks.partition_upkeep", "schedule": 86400.0},
 }
 # How long an answered Idempotency-Key is kept for replay (the client's retry window).
 IDEMPOTENCY_KEEP_DAYS: int = env.int("IDEMPOTENCY_KEEP_DAYS", default=7)

@@ -4,8 +4,8 @@ A scenario is a function of the run's context (bench/context.py) that returns it
 figures as a dict (they go to `scenarios.<name>` in bench/results/latest.json), with an
 optional reason to skip it. The functions live by how they drive the stack: api.py (the
 REST API through wrk), fanout.py (websockets), crediting.py (the Celery worker); this
-list, one place, says which run and in what order (growth_small and growth_large bracket
-the runs that pile up history between them).
+list, one place, says which run and in what order (growth_small, then growth_large and
+growth_huge, bracket the runs that pile up history between them).
 """
 
 from __future__ import annotations
@@ -56,6 +56,12 @@ SCENARIOS: list[Scenario] = [
         "growth_large",
         "growth, after: hot open with a large history",
         api.growth_large,
+        floor_ratio=False,
+    ),
+    Scenario(
+        "growth_huge",
+        "growth, at 10 M claims: hot open over months of partitioned history",
+        api.growth_huge,
         floor_ratio=False,
     ),
     Scenario(

@@ -3,6 +3,8 @@ database refuses what must never be stored (CHECKs, the one-share-per-user index
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -139,13 +141,22 @@ class Claim(models.Model):
         max_length=10, choices=CreditStatus.choices, default=CreditStatus.PENDING
     )
     credited_at = models.DateTimeField(null=True, blank=True)
+    # The packet's created_at, copied at the open: claims are partitioned by their
+    # packet's month (PostgreSQL), so that the unique (packet, user) and (packet, index)
+    # can include the partition key and keep their meaning. A composite foreign key to
+    # the packet's (id, created_at) keeps it true (docs/capacity.md "Partitioning").
+    packet_created_at = models.DateTimeField(editable=False)
 
     class Meta:
         verbose_name = _("领取记录")
         verbose_name_plural = _("领取记录")
         constraints = [
-            models.UniqueConstraint(fields=["packet", "user"], name="claim_one_share_per_user"),
-            models.UniqueConstraint(fields=["packet", "index"], name="claim_one_per_index"),
+            models.UniqueConstraint(
+                fields=["packet", "user", "packet_created_at"], name="claim_one_share_per_user"
+            ),
+            models.UniqueConstraint(
+                fields=["packet", "index", "packet_created_at"], name="claim_one_per_index"
+            ),
             models.CheckConstraint(condition=Q(amount_fen__gte=1), name="claim_amount_positive"),
         ]
         indexes = [
@@ -159,3 +170,8 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.packet_id}[{self.index}] {self.user_id}: {self.amount_fen}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.packet_created_at is None:
+            self.packet_created_at = self.packet.created_at
+        super().save(*args, **kwargs)

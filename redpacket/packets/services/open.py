@@ -202,8 +202,9 @@ def _no_share_left(packet_id: int, now: dt.datetime) -> errors.DomainError:
 
 # One statement: the packet row is locked only while it runs. The UPDATE's SET sees the
 # row as it was (index = count − remaining_count), its RETURNING as it is now (one less).
-# A second share of the same user violates the unique (packet, user) index, which
-# undoes the whole statement. No row: the packet is finished or expired.
+# A second share of the same user violates the unique (packet, user, packet month)
+# index, which undoes the whole statement; the claim carries its packet's created_at,
+# the month it is partitioned by (PostgreSQL). No row: the packet is finished or expired.
 _TAKE_SQL = """
 WITH taken AS (
     UPDATE {packet} SET
@@ -214,11 +215,12 @@ WITH taken AS (
     WHERE id = %(packet_id)s AND remaining_count > 0 AND status = %(active)s
         AND expires_at > %(now)s AND shares IS NOT NULL
         AND (to_user_id IS NULL OR to_user_id = %(user_id)s)
-    RETURNING id, count - remaining_count - 1 AS share_index,
+    RETURNING id, created_at, count - remaining_count - 1 AS share_index,
         (shares ->> (count - remaining_count - 1)::int)::bigint AS amount
 )
-INSERT INTO {claim} (packet_id, user_id, "index", amount_fen, opened_at, credit_status)
-SELECT id, %(user_id)s, share_index, amount, %(now)s, %(pending)s FROM taken
+INSERT INTO {claim} (packet_id, packet_created_at, user_id, "index", amount_fen, opened_at,
+    credit_status)
+SELECT id, created_at, %(user_id)s, share_index, amount, %(now)s, %(pending)s FROM taken
 RETURNING id, "index", amount_fen
 """
 
@@ -277,7 +279,12 @@ def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
             packet.finished_at = now
         packet.save(update_fields=["remaining_count", "remaining_fen", "status", "finished_at"])
         claim = Claim.objects.create(
-            packet=packet, user=user, index=index, amount_fen=amount, opened_at=now
+            packet=packet,
+            packet_created_at=packet.created_at,
+            user=user,
+            index=index,
+            amount_fen=amount,
+            opened_at=now,
         )
     return _Taken(amount_fen=amount, claim_id=claim.pk, index=index)
 
