@@ -14,7 +14,7 @@ and refund once, campaigns) and the sandbox bank's statement equal to the bank c
 account line by line. Every answer is one API.md allows, never a 500.
 
 Seeded and replayable: MONEY_MACHINE_SEED picks the run; a failure prints it. CI runs
-MONEY_MACHINE_STEPS (default 3,000); `make money-machine` runs 50,000.
+MONEY_MACHINE_STEPS (default 3,000; CI 1,500); `make money-machine` runs 50,000.
 """
 
 from __future__ import annotations
