@@ -107,24 +107,19 @@ def main(argv: list[str] | None = None) -> int:
     selected = [s for s in SCENARIOS if not args.only or s.name in args.only.split(",")]
     progress = tqdm(total=len(selected) + 4, desc="bench", unit="step", position=0)
     summary: dict[str, Any] = report.new_report(quick=args.quick, sizes=sizes, stack=stack)
-    sampler = None
     try:
         progress.set_description("starting the stack")
         stack.start()
         if args.cluster:
-            from bench.cluster import NodeSampler
-
             # Seeding goes to the primary directly; the gate and facts to the Redis Cluster.
             target = stack.redis_target(target)
             bench_env.setup_django(target, **stack.django_environment())
             summary["meta"]["topology"] = stack.topology()
-            sampler = NodeSampler(stack, target.database, target.postgres_url)
-        else:
-            from bench.cluster import NodeSampler
+        from bench.cluster import NodeSampler
 
-            # Where each load's CPU goes: the stack's processes, the database's backends
-            # and the machine's Redis (bench/cluster.py); the rest is the load generator.
-            sampler = NodeSampler(stack, target.database, target.postgres_url)
+        # Where each load's CPU goes: the stack's processes, the database's backends and
+        # Redis (bench/cluster.py); the rest of the machine's is the load generator.
+        sampler = NodeSampler(stack, target.database, target.postgres_url)
         progress.update(1)
         progress.set_description("seeding")
         ctx = Context(
