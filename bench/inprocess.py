@@ -1,15 +1,16 @@
 """Where one operation's time goes, without the servers in between.
 
-    python -m bench.inprocess me|peek|open|send|credit|drain [-n 1000] [--profile]
+    python -m bench.inprocess me|peek|open|send|credit|drain [-n 1000] [--profile [--dump F]]
 
 Runs the operation `n` times, one after the other, in this process: an open or a send
 through Django's test client (the whole middleware, DRF and service path, the gate and
 the events on the benchmark's Redis), a credit through the service a worker runs, or
 (drain) batches of credits as the crediting worker takes them (DRAIN_BATCH, default
 CREDIT_BATCH_SIZE).
-Prints operations per second and, with `--profile`, cProfile's heaviest functions. It
-uses the benchmark's database and Redis db (`make bench` or `make bench-quick` creates
-and migrates them) and adds its own users to them.
+Prints operations per second and, with `--profile`, cProfile's heaviest functions in CPU
+time (waits on the database and Redis are not this process's cost). It uses the
+benchmark's database and Redis db (`make bench` or `make bench-quick` creates and
+migrates them) and adds its own users to them.
 
 This is the profile to take where py-spy cannot attach to the stack's processes (some
 containers refuse it: `--profile` of `make bench` then reports "no samples"), and the
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("operation", choices=sorted(OPERATIONS))
     parser.add_argument("-n", type=int, default=1000, help="operations (credit: whole hundreds)")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
+    parser.add_argument("--dump", metavar="FILE", help="with --profile: also save the stats here")
     args = parser.parse_args()
     setup_django(target_from_environment())
 
@@ -184,7 +186,7 @@ def main() -> None:
     if args.operation == "drain":
         n = args.n // drain_batch()
     outcomes: Counter[object] = Counter()
-    profiler = cProfile.Profile()
+    profiler = cProfile.Profile(time.process_time)
     started = time.perf_counter()
     cpu_started = time.process_time()
     if args.profile:
@@ -204,6 +206,8 @@ def main() -> None:
     if args.profile:
         print("(cProfile slows everything about twice; read the shares, not the times)")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(SHOWN, 40)
+        if args.dump:
+            profiler.dump_stats(args.dump)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from redpacket.accounts.models import User
 from redpacket.kernel import partitions
 from redpacket.packets import facts
 from redpacket.packets.allocation import lucky_shares
-from redpacket.packets.models import Claim, Packet
+from redpacket.packets.models import Claim, Packet, PacketShares
 from wallet import services as wallet
 from wallet.models import Account, Entry, LedgerTransaction
 
@@ -183,17 +183,24 @@ def bulk_packets(
             ],
             batch_size=2000,
         )
-        # The share list packet_send keeps on the row (keyed by the id, known only now).
+        # The share lists packet_send keeps (keyed by the id, known only now).
         secret = settings.ALLOCATION_SECRET.encode()
-        for packet in packets:
-            packet.shares = lucky_shares(
-                total_fen=total_fen,
-                count=count,
-                secret=secret,
-                packet_id=packet.pk,
-                max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
-            )
-        Packet.objects.bulk_update(packets, ["shares"], batch_size=2000)
+        PacketShares.objects.bulk_create(
+            [
+                PacketShares(
+                    packet=packet,
+                    amounts=lucky_shares(
+                        total_fen=total_fen,
+                        count=count,
+                        secret=secret,
+                        packet_id=packet.pk,
+                        max_share_fen=settings.REDPACKET_MAX_SHARE_FEN,
+                    ),
+                )
+                for packet in packets
+            ],
+            batch_size=2000,
+        )
         txns = LedgerTransaction.objects.bulk_create(
             [
                 LedgerTransaction(

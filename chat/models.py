@@ -95,7 +95,10 @@ class Message(models.Model):
         PACKET = "packet", _("红包")
         NOTICE = "notice", _("提醒")
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: the history index (room, −id) leads with it.
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     # NULL for system notices ("X邀请Y加入了群聊").
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,

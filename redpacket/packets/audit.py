@@ -5,10 +5,10 @@ supplies the packets' rows and the per-packet checks (shares, counts, allocation
 
 from __future__ import annotations
 
-from django.db.models import Count, Min, QuerySet, Sum
+from django.db.models import Count, JSONField, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
-from redpacket.packets.models import Claim, Packet
+from redpacket.packets.models import Claim, Packet, PacketShares
 from redpacket.packets.services.common import packet_shares_of
 from wallet.audit import (
     CreditedRows,
@@ -39,6 +39,10 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
         claimed=Coalesce(Sum("claims__amount_fen"), 0),
         claims_n=Count("claims"),
         smallest=Min("claims__amount_fen"),
+        shares=Subquery(
+            PacketShares.objects.filter(packet=OuterRef("pk")).values("amounts")[:1],
+            output_field=JSONField(),
+        ),
     )
     for packet in annotated.iterator(chunk_size=500):
         name = f"packet {packet.pk}"
@@ -63,7 +67,7 @@ def packet_findings(packets: QuerySet[Packet] | None = None) -> list[Finding]:
         if packet.smallest is not None and packet.smallest < 1:
             findings.append(Finding("share_below_one_fen", name, ">= 1", str(packet.smallest)))
         if packet.claims_n or packet.shares is not None:
-            findings.extend(_allocation_findings(packet))
+            findings.extend(_allocation_findings(packet, packet.shares))
         if packet.kind == Packet.Kind.EXCLUSIVE and packet.claims_n:
             findings.extend(_exclusive_findings(packet, packet.claims_n))
     return findings
@@ -88,12 +92,12 @@ def _exclusive_findings(packet: Packet, claims_n: int) -> list[Finding]:
     return found
 
 
-def _allocation_findings(packet: Packet) -> list[Finding]:
+def _allocation_findings(packet: Packet, stored_shares: list[int] | None) -> list[Finding]:
     """The share list stored at send and every claim against the allocation recomputed
     from the secret."""
     expected = packet_shares_of(packet)
     stored: list[Finding] = []
-    if packet.shares is not None and packet.shares != expected:
+    if stored_shares is not None and stored_shares != expected:
         # Not the values themselves: findings are shown in admin, the shares never.
         stored.append(Finding("stored_shares", f"packet {packet.pk}", "as allocated", "differ"))
     return stored + [

@@ -27,8 +27,12 @@ class Packet(models.Model):
         EXPIRED = "expired", _("已过期")
 
     room = models.ForeignKey("chat.Room", on_delete=models.PROTECT, related_name="packets")
+    # No index of its own: (sender, request_key) and (sender, −created_at) lead with it.
     sender = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sent_packets"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="sent_packets",
+        db_index=False,
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
     # 专属红包: the one member of the group who may open it (set iff kind = exclusive).
@@ -58,12 +62,6 @@ class Packet(models.Model):
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
-    # Every share in claim order (`allocation.packet_shares`), computed at send so that an
-    # open takes `shares[count − remaining_count]` in one statement. A secret of the
-    # server's like the allocation key itself: no API, page, log or admin view shows it,
-    # and 对账 recomputes it from the key. NULL only on packets older than the field
-    # that were already over when it came.
-    shares = models.JSONField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("红包")
@@ -122,6 +120,29 @@ class Packet(models.Model):
         return f"#{self.pk} {self.get_kind_display()} {self.total_fen}"
 
 
+class PacketShares(models.Model):
+    """Every share of a packet in claim order (`allocation.packet_shares`), computed at
+    send so that an open takes `amounts[count − remaining_count]` in its one statement.
+    A row of its own, written once and never updated: the packet row, which every open
+    updates, stays narrow (a 100-share list inline made each open's new row version and
+    its page images several times larger; docs/performance.md "Round 7"). A secret of the
+    server's like the allocation key itself: no API, page, log or admin view shows it,
+    and 对账 recomputes it from the key. Missing only for packets older than the list
+    that were already over when it came."""
+
+    packet = models.OneToOneField(
+        Packet, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    amounts = models.JSONField()
+
+    class Meta:
+        verbose_name = _("红包份额")
+        verbose_name_plural = _("红包份额")
+
+    def __str__(self) -> str:
+        return f"shares of packet {self.packet_id}"
+
+
 class Claim(models.Model):
     """One share of a packet, taken by one user (red_receive). Credited to the user's
     change asynchronously, exactly once (reference "claim:<id>")."""
@@ -130,9 +151,16 @@ class Claim(models.Model):
         PENDING = "pending", _("待入账")
         CREDITED = "credited", _("已入账")
 
-    packet = models.ForeignKey(Packet, on_delete=models.PROTECT, related_name="claims")
+    # No index of their own: the unique (packet, …) and the (user, −opened_at) index
+    # lead with them, and each index more is one more write per open and per credit.
+    packet = models.ForeignKey(
+        Packet, on_delete=models.PROTECT, related_name="claims", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="packet_claims"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="packet_claims",
+        db_index=False,
     )
     index = models.PositiveSmallIntegerField()
     amount_fen = models.BigIntegerField()

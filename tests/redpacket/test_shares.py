@@ -1,5 +1,5 @@
 """Shares computed at send, taken by index at open (ARCHITECTURE.md "Open"): the same
-values the keyed stream gives (SPEC §3), kept on the packet row and never shown; on
+values the keyed stream gives (SPEC §3), kept in a row of their own and never shown; on
 PostgreSQL an open's claim is one statement, elsewhere one ORM transaction. The rest of
 the packet suites (races, faults, the money machine) run against whichever path the
 database takes."""
@@ -15,11 +15,15 @@ from rest_framework.test import APIClient
 from redpacket.accounts.services import token_issue
 from redpacket.packets import services
 from redpacket.packets.allocation import packet_shares
-from redpacket.packets.models import Claim, Packet
+from redpacket.packets.models import Claim, Packet, PacketShares
 from tests.invariants import assert_invariants
 from wallet.reconciliation import reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _stored(packet: Packet) -> list[int] | None:
+    return PacketShares.objects.filter(packet=packet).values_list("amounts", flat=True).first()
 
 
 def _expected(packet: Packet) -> list[int]:
@@ -40,13 +44,12 @@ def _expected(packet: Packet) -> list[int]:
 def test_shares_are_kept_at_send_and_taken_in_order(group, send, kind, amounts):
     room, users = group(5)
     packet = send(users[0], room, kind=kind, count=4, **amounts)
-    packet.refresh_from_db()
-    assert packet.shares == _expected(packet)
+    assert _stored(packet) == _expected(packet)
     # The sender opens too: the last share is theirs.
     for user in [*users[1:4], users[0]]:
         services.packet_open(user=user, packet_id=packet.pk)
     claims = list(Claim.objects.filter(packet=packet).order_by("index"))
-    assert [c.amount_fen for c in claims] == packet.shares
+    assert [c.amount_fen for c in claims] == _stored(packet)
     assert [c.user_id for c in claims] == [u.pk for u in [*users[1:4], users[0]]]
     packet.refresh_from_db()
     assert (packet.remaining_count, packet.remaining_fen, packet.status) == (0, 0, "finished")
@@ -57,7 +60,6 @@ def test_shares_are_kept_at_send_and_taken_in_order(group, send, kind, amounts):
 def test_the_share_list_never_leaves_the_server(group, send, admin_client):
     room, users = group(3)
     packet = send(users[0], room, count=3, total_fen=999)
-    packet.refresh_from_db()
     services.packet_open(user=users[1], packet_id=packet.pk)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Token {token_issue(user=users[0]).key}")
@@ -68,7 +70,7 @@ def test_the_share_list_never_leaves_the_server(group, send, admin_client):
     ]
     for answer in answers:
         assert "shares" not in json.dumps(answer)
-    unopened = json.dumps(packet.shares[1:])  # what nobody may learn in advance
+    unopened = json.dumps(_stored(packet)[1:])  # what nobody may learn in advance
     for page in (
         admin_client.get(f"/admin/redpacket/packet/{packet.pk}/change/"),
         admin_client.get("/admin/redpacket/packet/"),
@@ -81,11 +83,11 @@ def test_the_share_list_never_leaves_the_server(group, send, admin_client):
 def test_reconciliation_finds_a_stored_share_list_that_was_altered(group, send):
     room, users = group(3)
     packet = send(users[0], room, count=3, total_fen=900)
-    packet.refresh_from_db()
     assert reconcile().status == "clean"
-    altered = list(reversed(packet.shares)) if packet.shares[0] != packet.shares[-1] else None
-    altered = altered or [packet.shares[0] + 1, packet.shares[1] - 1, packet.shares[2]]
-    Packet.objects.filter(pk=packet.pk).update(shares=altered)
+    shares = _stored(packet)
+    altered = list(reversed(shares)) if shares[0] != shares[-1] else None
+    altered = altered or [shares[0] + 1, shares[1] - 1, shares[2]]
+    PacketShares.objects.filter(packet=packet).update(amounts=altered)
     run = reconcile()
     finding = run.findings.get(kind="stored_shares")
     assert finding.object == f"packet {packet.pk}"
@@ -96,6 +98,7 @@ def test_reconciliation_finds_a_stored_share_list_that_was_altered(group, send):
 def test_on_postgresql_a_claim_is_one_statement_without_a_row_lock(group, send):
     room, users = group(3)
     packet = send(users[0], room, count=2, total_fen=500)
+    list_version = _row_version(PacketShares, packet.pk)
     with CaptureQueriesContext(connection) as queries:
         services.packet_open(user=users[1], packet_id=packet.pk)
     packet_writes = [q["sql"] for q in queries if "redpacket_packet" in q["sql"]]
@@ -109,9 +112,21 @@ def test_on_postgresql_a_claim_is_one_statement_without_a_row_lock(group, send):
     assert (sql[at - 1] if at else "") != "BEGIN" and sql[at + 1 : at + 2] != ["COMMIT"], sql
     claim = Claim.objects.get(packet=packet, user=users[1])
     packet.refresh_from_db()
-    assert claim.amount_fen == packet.shares[0] and claim.index == 0
+    assert claim.amount_fen == _stored(packet)[0] and claim.index == 0
     assert packet.remaining_fen == 500 - claim.amount_fen
+    # The share list is read, never rewritten: only the narrow packet row is.
+    assert _row_version(PacketShares, packet.pk) == list_version
     assert_invariants()
+
+
+def _row_version(model: type[PacketShares], pk: int) -> str:
+    """The row's xmin: the transaction that wrote its current version (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT xmin::text FROM {model._meta.db_table} WHERE {model._meta.pk.column} = %s",
+            [pk],
+        )
+        return cursor.fetchone()[0]
 
 
 def test_a_packet_sent_without_a_share_list_gets_one_at_its_first_open(group, send):
@@ -119,13 +134,12 @@ def test_a_packet_sent_without_a_share_list_gets_one_at_its_first_open(group, se
     its first open computes and stores the list, and takes the same share as ever."""
     room, users = group(3)
     packet = send(users[0], room, count=2, total_fen=777)
-    packet.refresh_from_db()
-    expected = packet.shares
-    Packet.objects.filter(pk=packet.pk).update(shares=None)
+    expected = _stored(packet)
+    PacketShares.objects.filter(packet=packet).delete()
     services.packet_open(user=users[1], packet_id=packet.pk)
     services.packet_open(user=users[2], packet_id=packet.pk)
     packet.refresh_from_db()
-    assert packet.shares == expected
+    assert _stored(packet) == expected
     amounts = list(
         Claim.objects.filter(packet=packet).order_by("index").values_list("amount_fen", flat=True)
     )

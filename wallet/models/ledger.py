@@ -94,6 +94,7 @@ class LedgerTransaction(models.Model):
         null=True,
         blank=True,
         related_name="ledger_transactions",
+        db_index=False,  # indexed where set (Meta): most movements have none
     )
     # Who made it happen when a person did (an operator's admin action); None for the
     # system's own movements (crediting, expiry sweeps) and for users' own payments.
@@ -103,12 +104,23 @@ class LedgerTransaction(models.Model):
         null=True,
         blank=True,
         related_name="+",
+        db_index=False,  # indexed where set (Meta): most movements have none
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         verbose_name = "账务交易"
         verbose_name_plural = "账务交易"
+        # Only the rows that name one: the lookups (an operation's movements, the
+        # foreign keys' checks) ask for a value, and crediting writes no index entry.
+        indexes = [
+            models.Index(
+                fields=["bank_operation"],
+                name="ledger_bank_operation",
+                condition=Q(bank_operation__isnull=False),
+            ),
+            models.Index(fields=["actor"], name="ledger_actor", condition=Q(actor__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
@@ -121,7 +133,10 @@ class Entry(models.Model):
     transaction = models.ForeignKey(
         LedgerTransaction, on_delete=models.PROTECT, related_name="entries"
     )
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # No index of its own: (account, −id) leads with it.
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount_fen = models.BigIntegerField()
     balance_after_fen = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

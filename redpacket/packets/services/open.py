@@ -11,7 +11,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Exists, JSONField, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -21,7 +21,7 @@ from redpacket.accounts.selectors import user_data
 from redpacket.packets import errors, facts, rules
 from redpacket.packets.facts import PacketFacts
 from redpacket.packets.gate import Admission, Snapshot, packet_store
-from redpacket.packets.models import Claim, Packet
+from redpacket.packets.models import Claim, Packet, PacketShares
 from redpacket.packets.services.common import packet_shares_of, publish_to_rooms
 from wallet import crediting
 
@@ -182,13 +182,13 @@ def _claim(*, user: User, packet_facts: PacketFacts) -> OpenResult:
 def _fill_missing_shares(packet_id: int) -> bool:
     """Give an active packet sent without a share list (by a process still running the
     code from before the list, during a deploy) its list; True if it had none."""
-    packet = Packet.objects.filter(
-        pk=packet_id, shares__isnull=True, status=Packet.Status.ACTIVE
-    ).first()
+    has_none = ~Exists(PacketShares.objects.filter(packet=OuterRef("pk")))
+    packet = Packet.objects.filter(has_none, pk=packet_id, status=Packet.Status.ACTIVE).first()
     if packet is None:
         return False
-    shares = packet_shares_of(packet)
-    Packet.objects.filter(pk=packet_id, shares__isnull=True).update(shares=shares)
+    PacketShares.objects.bulk_create(
+        [PacketShares(packet=packet, amounts=packet_shares_of(packet))], ignore_conflicts=True
+    )
     return True
 
 
@@ -201,22 +201,26 @@ def _no_share_left(packet_id: int, now: dt.datetime) -> errors.DomainError:
 
 
 # One statement: the packet row is locked only while it runs. The UPDATE's SET sees the
-# row as it was (index = count − remaining_count), its RETURNING as it is now (one less).
+# row as it was (index = count − remaining_count), its RETURNING as it is now (one less);
+# the share comes from the packet's list, a row of its own that is never updated.
 # A second share of the same user violates the unique (packet, user, packet month)
 # index, which undoes the whole statement; the claim carries its packet's created_at,
-# the month it is partitioned by (PostgreSQL). No row: the packet is finished or expired.
+# the month it is partitioned by (PostgreSQL). No row: the packet is finished or expired
+# (or has no list yet: `_fill_missing_shares`).
 _TAKE_SQL = """
 WITH taken AS (
-    UPDATE {packet} SET
-        remaining_count = remaining_count - 1,
-        remaining_fen = remaining_fen - (shares ->> (count - remaining_count)::int)::bigint,
-        status = CASE WHEN remaining_count = 1 THEN %(finished)s ELSE status END,
-        finished_at = CASE WHEN remaining_count = 1 THEN %(now)s ELSE finished_at END
-    WHERE id = %(packet_id)s AND remaining_count > 0 AND status = %(active)s
-        AND expires_at > %(now)s AND shares IS NOT NULL
-        AND (to_user_id IS NULL OR to_user_id = %(user_id)s)
-    RETURNING id, created_at, count - remaining_count - 1 AS share_index,
-        (shares ->> (count - remaining_count - 1)::int)::bigint AS amount
+    UPDATE {packet} AS p SET
+        remaining_count = p.remaining_count - 1,
+        remaining_fen = p.remaining_fen
+            - (s.amounts ->> (p.count - p.remaining_count)::int)::bigint,
+        status = CASE WHEN p.remaining_count = 1 THEN %(finished)s ELSE p.status END,
+        finished_at = CASE WHEN p.remaining_count = 1 THEN %(now)s ELSE p.finished_at END
+    FROM {shares} AS s
+    WHERE p.id = %(packet_id)s AND s.packet_id = p.id AND p.remaining_count > 0
+        AND p.status = %(active)s AND p.expires_at > %(now)s
+        AND (p.to_user_id IS NULL OR p.to_user_id = %(user_id)s)
+    RETURNING p.id, p.created_at, p.count - p.remaining_count - 1 AS share_index,
+        (s.amounts ->> (p.count - p.remaining_count - 1)::int)::bigint AS amount
 )
 INSERT INTO {claim} (packet_id, packet_created_at, user_id, "index", amount_fen, opened_at,
     credit_status)
@@ -228,6 +232,7 @@ RETURNING id, "index", amount_fen
 def _take_sql(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
     sql = _TAKE_SQL.format(
         packet=connection.ops.quote_name(Packet._meta.db_table),
+        shares=connection.ops.quote_name(PacketShares._meta.db_table),
         claim=connection.ops.quote_name(Claim._meta.db_table),
     )
     params: dict[str, int | str | dt.datetime] = {
@@ -253,11 +258,15 @@ def _take_sql(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
 def _take_orm(*, packet_id: int, user: User, now: dt.datetime) -> _Taken | None:
     """The same rule through the ORM (SQLite: the write lock serialises the transaction)."""
     mine = Claim.objects.filter(packet=OuterRef("pk"), user=user).values("amount_fen")[:1]
+    amounts = PacketShares.objects.filter(packet=OuterRef("pk")).values("amounts")[:1]
     with transaction.atomic():
-        # One statement locks the packet and finds the caller's earlier share.
+        # One statement locks the packet, finds the caller's earlier share and the list.
         packet = (
             Packet.objects.select_for_update()
-            .annotate(previous_fen=Subquery(mine))
+            .annotate(
+                previous_fen=Subquery(mine),
+                shares=Subquery(amounts, output_field=JSONField()),
+            )
             .get(pk=packet_id)
         )
         if packet.previous_fen is not None:

@@ -16,7 +16,7 @@ from chat.models import Message, Room
 from redpacket.accounts.models import User
 from redpacket.kernel.errors import InvalidInput
 from redpacket.packets import facts, rules
-from redpacket.packets.models import Packet
+from redpacket.packets.models import Packet, PacketShares
 from redpacket.packets.services.common import (
     limits,
     packet_shares_of,
@@ -124,8 +124,7 @@ def _create(details: dict[str, Any], source: wallet.CardCharge | str) -> Packet:
                 expires_at=now + timedelta(seconds=settings.REDPACKET_TTL_SECONDS),
             )
             # The shares are keyed by the packet's id, known only now.
-            packet.shares = packet_shares_of(packet)
-            packet.save(update_fields=["shares"])
+            PacketShares.objects.create(packet=packet, amounts=packet_shares_of(packet))
             message = chat_services.message_create(
                 room=details["room"],
                 sender=details["sender"],
