@@ -64,6 +64,7 @@ class Credited:
     amount_fen: int
     link: int | None
     balance_fen: int
+    partition_key: Any = None  # the row's `partition_field` value, if the source has one
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,10 @@ class CreditSource:
     对账); `event(pk, link)` names the source's fields of `wallet.credited` (API.md:
     `source`, `packet_id` or `win_id`), `link` being the row's `link_field` column;
     `after(credited)` runs inside the batch's transaction once its rows are marked
-    credited (so it runs exactly once per row).
+    credited (so it runs exactly once per row). `partition_field` is the column the
+    model's table is partitioned by (PostgreSQL), if it is: the batch takes it with each
+    row, so that marking the rows credited (and `after`, from `Credited.partition_key`)
+    names their partitions instead of looking for each id in every one of them.
     """
 
     model: type[models.Model]
@@ -86,6 +90,7 @@ class CreditSource:
     event: Callable[[int, int | None], dict[str, Any]]
     link_field: str | None = None
     after: Callable[[list[Credited]], None] | None = None
+    partition_field: str | None = None
 
 
 _sources: list[CreditSource] = []
@@ -181,11 +186,11 @@ def credit_batch(
                 user_id=user_id,
                 amount_fen=amount_fen,
             )
-            for pk, user_id, amount_fen, _link in rows
+            for pk, user_id, amount_fen, _link, _key in rows
         ]
         txns = wallet.ledger_post_credits(kind=source.kind, credits=postings)
         credited: list[Credited] = []
-        for (pk, user_id, amount_fen, link), txn in zip(rows, txns, strict=True):
+        for (pk, user_id, amount_fen, link, key), txn in zip(rows, txns, strict=True):
             if txn is None:  # the reference was posted with other legs: left pending
                 logger.error(
                     "%s %s left pending: its ledger reference was posted with other legs",
@@ -196,8 +201,8 @@ def credit_batch(
             balance = getattr(txn, "balance_after_by_user", {}).get(user_id)
             if balance is None:  # posted before this batch
                 balance = balance_of(User(pk=user_id))
-            credited.append(Credited(pk, user_id, amount_fen, link, balance))
-        _mark_credited(source.model, [c.pk for c in credited])
+            credited.append(Credited(pk, user_id, amount_fen, link, balance, key))
+        _mark_credited(source, credited)
         if source.after is not None and credited:
             source.after(credited)
         publish_many_on_commit(
@@ -219,29 +224,42 @@ def credit_batch(
 
 def _take(
     source: CreditSource, *, ids: list[int] | None, limit: int
-) -> list[tuple[int, int, int, int | None]]:
-    """(id, user id, amount, link) of up to `limit` pending rows, largest first, locked
-    for this transaction; rows another transaction holds are skipped (PostgreSQL's
-    SKIP LOCKED; SQLite has one writer and ignores it)."""
+) -> list[tuple[int, int, int, int | None, Any]]:
+    """(id, user id, amount, link, partition key) of up to `limit` pending rows, largest
+    first, locked for this transaction; rows another transaction holds are skipped
+    (PostgreSQL's SKIP LOCKED; SQLite has one writer and ignores it)."""
     rows = source.model._default_manager.filter(credit_status=PENDING)
     if ids is not None:
         rows = rows.filter(pk__in=ids)
-    link = f"{source.link_field}_id" if source.link_field else None
-    fields = ["pk", "user_id", "amount_fen"] + ([link] if link else [])
+    extra = [
+        name
+        for name in (
+            f"{source.link_field}_id" if source.link_field else None,
+            source.partition_field,
+        )
+        if name
+    ]
     taken = (
         rows.order_by("-amount_fen", "pk")
         .select_for_update(skip_locked=True)
-        .values_list(*fields)[:limit]
+        .values_list("pk", "user_id", "amount_fen", *extra)[:limit]
     )
-    return [(row[0], row[1], row[2], row[3] if link else None) for row in taken]
+    result = []
+    for pk, user_id, amount_fen, *more in taken:
+        link = more.pop(0) if source.link_field else None
+        key = more.pop(0) if source.partition_field else None
+        result.append((pk, user_id, amount_fen, link, key))
+    return result
 
 
-def _mark_credited(model: type[models.Model], pks: list[int]) -> None:
+def _mark_credited(source: CreditSource, credited: list[Credited]) -> None:
     """Mark the rows credited in one statement, each at its own instant in the order
-    credited (largest first), so `credited_at` tells the order within a batch too."""
-    if not pks:
+    credited (largest first), so `credited_at` tells the order within a batch too; on a
+    partitioned table only in the partitions that hold them."""
+    if not credited:
         return
-    meta = model._meta
+    pks = [c.pk for c in credited]
+    meta = source.model._meta
     quote = connection.ops.quote_name
 
     def column(name: str) -> str:
@@ -257,13 +275,22 @@ def _mark_credited(model: type[models.Model], pks: list[int]) -> None:
     for i, row in enumerate(pks):
         params += [row, at(now + timedelta(microseconds=i))]
     params += pks
+    where = f"{pk} IN ({', '.join(['%s'] * len(pks))})"
+    if source.partition_field:
+        keys = sorted({c.partition_key for c in credited})
+        where += f" AND {column(source.partition_field)} IN ({', '.join(['%s'] * len(keys))})"
+        params += [at(key) for key in keys]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {quote(meta.db_table)} SET {column('credit_status')} = %s,"
             f" {column('credited_at')} = CASE {pk} {' '.join(['WHEN %s THEN %s'] * len(pks))}"
-            f" END WHERE {pk} IN ({', '.join(['%s'] * len(pks))})",
+            f" END WHERE {where}",
             params,
         )
+        if cursor.rowcount != len(pks):
+            # Each row was taken locked and pending by this transaction: a row not found
+            # here would be credited in the ledger but left pending. Undo the batch.
+            raise RuntimeError(f"marked {cursor.rowcount} of {len(pks)} credited rows")
 
 
 # --- The sweeper and 对账 ---------------------------------------------------------------

@@ -8,12 +8,15 @@ from types import SimpleNamespace
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.models import Message
+from chat.notices import PACKET_CLAIMED
 from redpacket.kernel import partitions
 from redpacket.packets import services
 from redpacket.packets.models import Claim, Packet
+from wallet import crediting
 from wallet import services as wallet_services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -83,6 +86,41 @@ def test_a_claim_lands_in_its_packets_month_even_when_opened_later(group, send, 
         recent.pk,
         old.pk,
     }
+
+
+def test_a_crediting_batch_marks_its_claims_in_their_months_partitions_only(
+    group, send, past_months
+):
+    """The batch takes each claim's month with it: marking the claims credited names
+    those months, so the database looks for them in their partitions, not in all."""
+    room, (alice, bob, carol) = group(3)
+    now_packet = send(alice, room, count=2)
+    old_packet = send(alice, room, count=2)
+    Packet.objects.filter(pk=old_packet.pk).update(created_at=_months_ago(2))
+    for packet in (now_packet, old_packet):
+        for user in (bob, carol):
+            services.packet_open(user=user, packet_id=packet.pk)
+    assert Claim.objects.filter(credit_status="pending").count() == 4
+    with CaptureQueriesContext(connection) as queries:
+        assert crediting.credit_batch(services.CLAIMS) == 4
+    marks = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "redpacket_claim"')]
+    assert len(marks) == 1, marks
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {marks[0]}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    touched = {
+        line.split("Update on ")[1].split()[0]
+        for line in plan.splitlines()
+        if "Update on redpacket_claim_" in line
+    }
+    assert touched == {
+        partitions.partition_name("redpacket_claim", partitions.month_start(at))
+        for at in Claim.objects.values_list("packet_created_at", flat=True)
+    }, plan
+    assert set(Claim.objects.values_list("credit_status", flat=True)) == {"credited"}
+    # The senders' notices of both months' claims, stored by the same batch.
+    notices = Message.objects.filter(recipient=alice, notice_key=PACKET_CLAIMED)
+    assert set(notices.values_list("packet_id", flat=True)) == {now_packet.pk, old_packet.pk}
 
 
 def test_a_claim_naming_another_month_is_refused_and_so_is_a_second_share(group, send, past_months):

@@ -40,10 +40,12 @@ def claims_credited_notify(credited: list[crediting.Credited]) -> None:
     for the sender's own share) and, with the last share, "你的红包已被领完" (SPEC §4).
     In the order the shares were taken; each in the first of the packet's rooms the
     claimer is in."""
+    rows = Claim.objects.filter(pk__in=[c.pk for c in credited])
+    months = {c.partition_key for c in credited}
+    if None not in months:  # the batch took each claim's month: look only there
+        rows = rows.filter(packet_created_at__in=months)
     claims = list(
-        Claim.objects.filter(pk__in=[c.pk for c in credited])
-        .order_by("packet_id", "index")
-        .values_list(
+        rows.order_by("packet_id", "index").values_list(
             "packet_id",
             "index",
             "user_id",
@@ -119,4 +121,5 @@ CLAIMS = crediting.CreditSource(
     event=lambda _pk, packet_id: {"source": "claim", "packet_id": packet_id},
     link_field="packet",
     after=claims_credited_notify,
+    partition_field="packet_created_at",
 )
