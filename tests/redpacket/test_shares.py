@@ -98,7 +98,7 @@ def test_reconciliation_finds_a_stored_share_list_that_was_altered(group, send):
 def test_on_postgresql_a_claim_is_one_statement_without_a_row_lock(group, send):
     room, users = group(3)
     packet = send(users[0], room, count=2, total_fen=500)
-    list_version = _row_version(PacketShares, packet.pk)
+    list_version = _list_version(packet)
     with CaptureQueriesContext(connection) as queries:
         services.packet_open(user=users[1], packet_id=packet.pk)
     packet_writes = [q["sql"] for q in queries if "redpacket_packet" in q["sql"]]
@@ -115,16 +115,16 @@ def test_on_postgresql_a_claim_is_one_statement_without_a_row_lock(group, send):
     assert claim.amount_fen == _stored(packet)[0] and claim.index == 0
     assert packet.remaining_fen == 500 - claim.amount_fen
     # The share list is read, never rewritten: only the narrow packet row is.
-    assert _row_version(PacketShares, packet.pk) == list_version
+    assert _list_version(packet) == list_version
     assert_invariants()
 
 
-def _row_version(model: type[PacketShares], pk: int) -> str:
-    """The row's xmin: the transaction that wrote its current version (PostgreSQL)."""
+def _list_version(packet: Packet) -> str:
+    """The xmin of the packet's share list row: the transaction that wrote its current
+    version (PostgreSQL)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT xmin::text FROM {model._meta.db_table} WHERE {model._meta.pk.column} = %s",
-            [pk],
+            "SELECT xmin::text FROM redpacket_packetshares WHERE packet_id = %s", [packet.pk]
         )
         return cursor.fetchone()[0]
 
